@@ -1,0 +1,433 @@
+//! An audit log entry as stored ([`AuditLog`]) and as a producer submits it
+//! ([`NewAuditLog`]), with the field limits every producer is held to.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::{AuditLogType, EntryError, ip, text::excerpt};
+
+/// The limits on submitted fields.
+pub mod limits {
+    /// Most characters in `meta_http_request_id` and `actor_user_id`.
+    pub const ID_CHARS: usize = 255;
+    /// Most characters in `actor_email`.
+    pub const EMAIL_CHARS: usize = 320;
+    /// Most characters in `meta_user_agent`.
+    pub const USER_AGENT_CHARS: usize = 1024;
+    /// Most characters in `error`.
+    pub const ERROR_CHARS: usize = 4096;
+    /// Most bytes of `details`, serialised as JSON.
+    pub const DETAILS_BYTES: usize = 64 * 1024;
+    /// How far in the future `created_at` may lie.
+    pub const MAX_FUTURE: time::Duration = time::Duration::minutes(5);
+    /// Most entries in one batch.
+    pub const MAX_BATCH: usize = 1000;
+}
+
+/// One recorded security event, as stored and as both APIs answer with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = AuditLog))]
+pub struct AuditLog {
+    /// The id of the entry.
+    pub id: Uuid,
+    /// The tenant the entry belongs to.
+    pub tenant_id: Uuid,
+    /// The type of the event.
+    #[serde(rename = "type")]
+    pub r#type: AuditLogType,
+    /// Why something failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The id of the HTTP request that caused the event.
+    pub meta_http_request_id: String,
+    /// The address the request came from, in canonical form.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "172.27.0.1"))]
+    pub meta_source_ip: IpAddr,
+    /// The user agent of the request.
+    pub meta_user_agent: String,
+    /// The user who acted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_user_id: Option<String>,
+    /// The e-mail address of the user who acted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_email: Option<String>,
+    /// Free-form context: login method, credential id, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub details: Option<Map<String, Value>>,
+    /// When it happened: RFC 3339, UTC, microseconds.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-09-14T12:15:09.788784Z"))]
+    pub created_at: OffsetDateTime,
+    /// When it was stored: RFC 3339, UTC, microseconds.
+    #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-09-14T12:15:09.790001Z"))]
+    pub updated_at: OffsetDateTime,
+}
+
+/// An entry as a producer submits it. `id` makes the submission idempotent; the store
+/// sets `tenant_id` and `updated_at`, and `created_at` when it is absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditLog {
+    /// The idempotency key; assigned by the store when absent.
+    pub id: Option<Uuid>,
+    /// The type of the event.
+    pub r#type: AuditLogType,
+    /// Why something failed.
+    pub error: Option<String>,
+    /// The id of the HTTP request that caused the event.
+    pub meta_http_request_id: String,
+    /// The address the request came from.
+    pub meta_source_ip: IpAddr,
+    /// The user agent of the request.
+    pub meta_user_agent: String,
+    /// The user who acted.
+    pub actor_user_id: Option<String>,
+    /// The e-mail address of the user who acted.
+    pub actor_email: Option<String>,
+    /// Free-form context.
+    pub details: Option<Map<String, Value>>,
+    /// When it happened; the time of receipt when absent.
+    pub created_at: Option<OffsetDateTime>,
+}
+
+impl NewAuditLog {
+    /// An entry of `type` with the request's meta and nothing else.
+    pub fn new(
+        r#type: AuditLogType,
+        meta_http_request_id: impl Into<String>,
+        meta_source_ip: IpAddr,
+        meta_user_agent: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: None,
+            r#type,
+            error: None,
+            meta_http_request_id: meta_http_request_id.into(),
+            meta_source_ip,
+            meta_user_agent: meta_user_agent.into(),
+            actor_user_id: None,
+            actor_email: None,
+            details: None,
+            created_at: None,
+        }
+    }
+
+    /// Checks every field limit against the clock reading `now`, and brings the entry to
+    /// canonical form: the address canonical, `created_at` in UTC and cut to microseconds.
+    pub fn validate(mut self, now: OffsetDateTime) -> Result<Self, EntryError> {
+        check_text("meta_http_request_id", &self.meta_http_request_id, limits::ID_CHARS)?;
+        check_text("meta_user_agent", &self.meta_user_agent, limits::USER_AGENT_CHARS)?;
+        if let Some(error) = &self.error {
+            check_text("error", error, limits::ERROR_CHARS)?;
+        }
+        if let Some(user) = &self.actor_user_id {
+            check_text("actor_user_id", user, limits::ID_CHARS)?;
+        }
+        if let Some(email) = &self.actor_email {
+            check_text("actor_email", email, limits::EMAIL_CHARS)?;
+        }
+        if let Some(details) = &self.details {
+            let rendered = serde_json::to_string(details).unwrap_or_default();
+            if rendered.len() > limits::DETAILS_BYTES {
+                return Err(EntryError::new(
+                    "details",
+                    format!("of {} bytes", rendered.len()),
+                    format!("must be at most {} bytes serialised", limits::DETAILS_BYTES),
+                ));
+            }
+            if rendered.contains("\\u0000") {
+                return Err(EntryError::new(
+                    "details",
+                    excerpt(&rendered),
+                    "must not contain a NUL character",
+                ));
+            }
+        }
+        self.meta_source_ip = ip::canonical(self.meta_source_ip);
+        if let Some(at) = self.created_at {
+            let at = truncate_to_micros(at.to_offset(time::UtcOffset::UTC));
+            if at > now + limits::MAX_FUTURE {
+                return Err(EntryError::new(
+                    "created_at",
+                    format!("\"{}\"", timestamp::format(at)),
+                    "must not lie more than 5 minutes in the future",
+                ));
+            }
+            self.created_at = Some(at);
+        }
+        // Empty optional strings mean "absent", as they do in the query parameters.
+        for field in [&mut self.error, &mut self.actor_user_id, &mut self.actor_email] {
+            if field.as_deref() == Some("") {
+                *field = None;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Whether `stored` holds the same content as this submission: every field the
+    /// submission carries must equal the stored one after canonicalisation; fields the
+    /// submission leaves out (`created_at`, optional ones) are not compared.
+    pub fn same_content_as(&self, stored: &AuditLog) -> bool {
+        fn optional_matches<T: PartialEq>(sent: &Option<T>, stored: &Option<T>) -> bool {
+            sent.is_none() || sent == stored
+        }
+        self.r#type == stored.r#type
+            && self.meta_http_request_id == stored.meta_http_request_id
+            && ip::canonical(self.meta_source_ip) == stored.meta_source_ip
+            && self.meta_user_agent == stored.meta_user_agent
+            && optional_matches(&self.error, &stored.error)
+            && optional_matches(&self.actor_user_id, &stored.actor_user_id)
+            && optional_matches(&self.actor_email, &stored.actor_email)
+            && optional_matches(&self.details, &stored.details)
+            && self.created_at.is_none_or(|at| truncate_to_micros(at) == stored.created_at)
+    }
+
+    /// Turns the submission into the entry to store, in `tenant_id`, received at `now`.
+    /// Call [`NewAuditLog::validate`] first.
+    pub fn into_entry(self, tenant_id: Uuid, now: OffsetDateTime) -> AuditLog {
+        let now = truncate_to_micros(now.to_offset(time::UtcOffset::UTC));
+        AuditLog {
+            id: self.id.unwrap_or_else(Uuid::now_v7),
+            tenant_id,
+            r#type: self.r#type,
+            error: self.error,
+            meta_http_request_id: self.meta_http_request_id,
+            meta_source_ip: ip::canonical(self.meta_source_ip),
+            meta_user_agent: self.meta_user_agent,
+            actor_user_id: self.actor_user_id,
+            actor_email: self.actor_email,
+            details: self.details,
+            created_at: self.created_at.unwrap_or(now),
+            updated_at: now,
+        }
+    }
+
+    /// Reads a submission from a JSON object, naming the field and value of whatever is
+    /// wrong. `tenant_id` (when it equals `tenant_id`) and `updated_at` are accepted and
+    /// ignored, so an entry read from the API can be sent back; any other unknown field
+    /// is refused.
+    pub fn from_json(value: &Value, tenant_id: Uuid) -> Result<Self, EntryError> {
+        let Value::Object(object) = value else {
+            return Err(EntryError::new("entry", excerpt(&value.to_string()), "must be a JSON object"));
+        };
+        for (key, value) in object {
+            match key.as_str() {
+                "id" | "type" | "error" | "meta_http_request_id" | "meta_source_ip"
+                | "meta_user_agent" | "actor_user_id" | "actor_email" | "details"
+                | "created_at" | "updated_at" => {}
+                "tenant_id" => {
+                    if value.as_str().and_then(|s| s.parse::<Uuid>().ok()) != Some(tenant_id) {
+                        return Err(EntryError::new(
+                            "tenant_id",
+                            excerpt(&value.to_string()),
+                            "is set by the server; leave it out or send the tenant of the request",
+                        ));
+                    }
+                }
+                other => {
+                    return Err(EntryError::new(other, excerpt(&value.to_string()), "is not a field of an entry"));
+                }
+            }
+        }
+        let fields = Fields(object);
+        let id = fields
+            .optional_str("id")?
+            .map(|s| s.parse::<Uuid>().map_err(|_| fields.invalid("id", "must be a UUID")))
+            .transpose()?;
+        let r#type = fields.required_str("type")?.parse::<AuditLogType>().map_err(|_| {
+            fields.invalid("type", "must be one of the known types (see the AuditLogType enum)")
+        })?;
+        let meta_source_ip = fields
+            .required_str("meta_source_ip")?
+            .parse::<IpAddr>()
+            .map_err(|_| fields.invalid("meta_source_ip", "must be an IPv4 or IPv6 address"))?;
+        let details = match object.get("details") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => Some(map.clone()),
+            Some(_) => return Err(fields.invalid("details", "must be a JSON object")),
+        };
+        let created_at = fields
+            .optional_str("created_at")?
+            .map(|s| {
+                timestamp::parse(s).ok_or_else(|| {
+                    fields.invalid("created_at", "must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z")
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            id,
+            r#type,
+            error: fields.optional_str("error")?.map(str::to_owned),
+            meta_http_request_id: fields.required_str("meta_http_request_id")?.to_owned(),
+            meta_source_ip,
+            meta_user_agent: fields.required_str("meta_user_agent")?.to_owned(),
+            actor_user_id: fields.optional_str("actor_user_id")?.map(str::to_owned),
+            actor_email: fields.optional_str("actor_email")?.map(str::to_owned),
+            details,
+            created_at,
+        })
+    }
+}
+
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl<'a> Fields<'a> {
+    fn invalid(&self, field: &str, reason: &str) -> EntryError {
+        let value = self.0.get(field).map(|v| excerpt(&v.to_string())).unwrap_or_default();
+        EntryError::new(field, value, reason)
+    }
+
+    fn optional_str(&self, field: &str) -> Result<Option<&'a str>, EntryError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(self.invalid(field, "must be a string")),
+        }
+    }
+
+    fn required_str(&self, field: &str) -> Result<&'a str, EntryError> {
+        self.optional_str(field)?
+            .ok_or_else(|| EntryError::new(field, "null", "is required"))
+    }
+}
+
+fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), EntryError> {
+    if value.contains('\0') {
+        return Err(EntryError::new(field, format!("{:?}", excerpt(value)), "must not contain a NUL character"));
+    }
+    let chars = value.chars().count();
+    if chars > max_chars {
+        return Err(EntryError::new(
+            field,
+            format!("{:?}", excerpt(value)),
+            format!("must be at most {max_chars} characters, not {chars}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Cuts a time to whole microseconds, the precision every backend keeps.
+pub fn truncate_to_micros(at: OffsetDateTime) -> OffsetDateTime {
+    let nanos = at.nanosecond();
+    at - Duration::nanoseconds(i64::from(nanos % 1_000))
+}
+
+/// RFC 3339 timestamps in UTC with exactly six fractional digits.
+pub mod timestamp {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::{
+        OffsetDateTime, UtcOffset, format_description::BorrowedFormatItem,
+        format_description::well_known::Rfc3339, macros::format_description,
+    };
+
+    const FORMAT: &[BorrowedFormatItem<'static>] = format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+
+    /// Formats as `2022-09-14T12:15:09.788784Z`.
+    pub fn format(at: OffsetDateTime) -> String {
+        at.to_offset(UtcOffset::UTC)
+            .format(FORMAT)
+            .unwrap_or_else(|_| at.unix_timestamp().to_string())
+    }
+
+    /// Parses any RFC 3339 date-time, in any offset.
+    pub fn parse(s: &str) -> Option<OffsetDateTime> {
+        OffsetDateTime::parse(s, &Rfc3339).ok()
+    }
+
+    /// Microseconds since the Unix epoch, the form stored in the database.
+    pub fn to_micros(at: OffsetDateTime) -> i64 {
+        (at.unix_timestamp_nanos() / 1_000) as i64
+    }
+
+    /// The inverse of [`to_micros`]; `None` outside the representable years.
+    pub fn from_micros(micros: i64) -> Option<OffsetDateTime> {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
+    }
+
+    /// serde: serialise as [`format`].
+    pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format(*at))
+    }
+
+    /// serde: deserialise any RFC 3339 date-time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        parse(&s).ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not an RFC 3339 date-time")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tenant() -> Uuid {
+        crate::DEFAULT_TENANT_ID
+    }
+
+    fn minimal() -> Value {
+        json!({"type": "login_success", "meta_http_request_id": "r1",
+               "meta_source_ip": "::ffff:10.0.0.1", "meta_user_agent": "curl"})
+    }
+
+    #[test]
+    fn reads_a_minimal_entry_and_canonicalises_it() {
+        let now = OffsetDateTime::now_utc();
+        let entry = NewAuditLog::from_json(&minimal(), tenant()).expect("valid").validate(now).expect("valid");
+        assert_eq!(entry.meta_source_ip.to_string(), "10.0.0.1");
+        let stored = entry.clone().into_entry(tenant(), now);
+        assert!(entry.same_content_as(&stored));
+        assert_eq!(stored.created_at.nanosecond() % 1000, 0);
+    }
+
+    #[test]
+    fn names_the_wrong_field_and_value() {
+        let mut v = minimal();
+        v["meta_source_ip"] = json!("10.0.0.300");
+        let err = NewAuditLog::from_json(&v, tenant()).expect_err("invalid ip");
+        assert_eq!(err.field, "meta_source_ip");
+        assert_eq!(err.value, "\"10.0.0.300\"");
+        let mut v = minimal();
+        v["type"] = json!("login_sucess");
+        assert_eq!(NewAuditLog::from_json(&v, tenant()).expect_err("bad type").field, "type");
+        let mut v = minimal();
+        v["color"] = json!("red");
+        assert_eq!(NewAuditLog::from_json(&v, tenant()).expect_err("unknown").field, "color");
+        let mut v = minimal();
+        v.as_object_mut().expect("object").remove("meta_user_agent");
+        assert_eq!(NewAuditLog::from_json(&v, tenant()).expect_err("missing").field, "meta_user_agent");
+    }
+
+    #[test]
+    fn enforces_limits() {
+        let now = OffsetDateTime::now_utc();
+        let mut v = minimal();
+        v["actor_email"] = json!("a".repeat(321));
+        let e = NewAuditLog::from_json(&v, tenant()).expect("parses");
+        assert_eq!(e.validate(now).expect_err("too long").field, "actor_email");
+        let mut v = minimal();
+        v["error"] = json!("bad\u{0}byte");
+        let e = NewAuditLog::from_json(&v, tenant()).expect("parses");
+        assert_eq!(e.validate(now).expect_err("nul").field, "error");
+        let mut v = minimal();
+        v["created_at"] = json!(timestamp::format(now + Duration::minutes(6)));
+        let e = NewAuditLog::from_json(&v, tenant()).expect("parses");
+        assert_eq!(e.validate(now).expect_err("future").field, "created_at");
+    }
+
+    #[test]
+    fn timestamps_have_six_digits() {
+        let at = timestamp::parse("2022-09-14T14:15:09.7887841+02:00").expect("rfc3339");
+        assert_eq!(timestamp::format(truncate_to_micros(at)), "2022-09-14T12:15:09.788784Z");
+        let micros = timestamp::to_micros(truncate_to_micros(at));
+        assert_eq!(timestamp::from_micros(micros), Some(truncate_to_micros(at)));
+    }
+}

@@ -1,0 +1,224 @@
+//! Tenants and API keys. A key's secret is random, shown once, and only its SHA-256
+//! hash is kept; keys are compared by hash in constant time.
+
+use std::{fmt, str::FromStr};
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The recognisable start of every generated secret.
+pub const SECRET_PREFIX: &str = "alk_";
+/// The shortest secret accepted, for example as a bootstrap key.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// A tenant: the owner of entries and keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// The tenant's id.
+    pub id: Uuid,
+    /// A name for people.
+    pub name: String,
+    /// When it was created.
+    #[serde(with = "crate::entry::timestamp")]
+    pub created_at: OffsetDateTime,
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// List entries.
+    Read,
+    /// Record entries.
+    Write,
+}
+
+impl Scope {
+    /// The scope's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+        }
+    }
+}
+
+/// A set of scopes; its text form is `read`, `write` or `read,write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scopes {
+    /// May list entries.
+    pub read: bool,
+    /// May record entries.
+    pub write: bool,
+}
+
+impl Scopes {
+    /// Both scopes.
+    pub const ALL: Scopes = Scopes { read: true, write: true };
+
+    /// Whether `scope` is in the set.
+    pub fn contains(self, scope: Scope) -> bool {
+        match scope {
+            Scope::Read => self.read,
+            Scope::Write => self.write,
+        }
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = [(self.read, "read"), (self.write, "write")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl FromStr for Scopes {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut scopes = Scopes::default();
+        for name in s.split(',').map(str::trim) {
+            match name {
+                "read" => scopes.read = true,
+                "write" => scopes.write = true,
+                other => return Err(format!("unknown scope '{other}' (known: read, write)")),
+            }
+        }
+        Ok(scopes)
+    }
+}
+
+/// A key's secret. It is never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeySecret(String);
+
+impl ApiKeySecret {
+    /// A new secret of 256 random bits from a CSPRNG (rand's `ThreadRng`: ChaCha12, seeded
+    /// and periodically reseeded from the operating system), hex-encoded
+    /// behind [`SECRET_PREFIX`].
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("{SECRET_PREFIX}{hex}"))
+    }
+
+    /// A secret chosen by an operator (a bootstrap key); at least
+    /// [`MIN_SECRET_CHARS`] characters.
+    pub fn from_operator(secret: &str) -> Result<Self, String> {
+        if secret.chars().count() < MIN_SECRET_CHARS {
+            return Err(format!("an API key must be at least {MIN_SECRET_CHARS} characters long"));
+        }
+        Ok(Self(secret.to_owned()))
+    }
+
+    /// A secret as a client presented it; it is only ever hashed.
+    pub fn presented(secret: &str) -> Self {
+        Self(secret.to_owned())
+    }
+
+    /// The secret text, to show once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Its SHA-256 hash, the only form that is stored.
+    pub fn hash(&self) -> ApiKeyHash {
+        ApiKeyHash(Sha256::digest(self.0.as_bytes()).into())
+    }
+
+    /// The first characters, which identify a key in listings without revealing it.
+    pub fn display_prefix(&self) -> String {
+        self.0.chars().take(SECRET_PREFIX.len() + 8).collect()
+    }
+}
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeySecret(<redacted>)")
+    }
+}
+
+/// The SHA-256 hash of a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ApiKeyHash(pub [u8; 32]);
+
+impl ApiKeyHash {
+    /// Compares in constant time.
+    pub fn ct_eq(&self, other: &ApiKeyHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+/// A stored key, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The key's id, used to revoke it.
+    pub id: Uuid,
+    /// The tenant it belongs to.
+    pub tenant_id: Uuid,
+    /// A name for people.
+    pub name: String,
+    /// The first characters of the secret.
+    pub prefix: String,
+    /// The hash of the secret.
+    pub hash: ApiKeyHash,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it was revoked; a revoked key authenticates nothing.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl ApiKey {
+    /// Whether the key may be used at all.
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// A key to register.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// The tenant it belongs to.
+    pub tenant_id: Uuid,
+    /// A name for people.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// Its secret; only the hash and the prefix are stored.
+    pub secret: ApiKeySecret,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_are_long_prefixed_and_distinct() {
+        let a = ApiKeySecret::generate();
+        let b = ApiKeySecret::generate();
+        assert!(a.expose().starts_with(SECRET_PREFIX));
+        assert_eq!(a.expose().len(), SECRET_PREFIX.len() + 64);
+        assert_ne!(a, b);
+        assert!(a.hash().ct_eq(&a.hash()));
+        assert!(!a.hash().ct_eq(&b.hash()));
+        assert!(!format!("{a:?}").contains(a.expose()));
+    }
+
+    #[test]
+    fn scopes_parse() {
+        assert_eq!("read,write".parse::<Scopes>(), Ok(Scopes::ALL));
+        assert_eq!("read".parse::<Scopes>().map(|s| s.to_string()), Ok("read".into()));
+        assert!("admin".parse::<Scopes>().is_err());
+        assert!(ApiKeySecret::from_operator("short").is_err());
+    }
+}

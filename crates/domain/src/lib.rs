@@ -1,0 +1,25 @@
+//! The domain of auditlog: what an audit log entry is, the known event types, the
+//! validated filter that both list APIs share, and the ports (`AuditLogStore`,
+//! `KeyStore`) that storage backends implement.
+//!
+//! This crate knows nothing of HTTP or SQL, so any Rust service can embed it.
+#![forbid(unsafe_code)]
+
+pub mod entry;
+pub mod error;
+pub mod event_type;
+pub mod filter;
+pub mod ip;
+pub mod keys;
+pub mod store;
+pub mod text;
+
+pub use entry::{AuditLog, NewAuditLog, limits};
+pub use error::{EntryError, FilterError, StoreError};
+pub use event_type::{AuditLogType, UnknownAuditLogType};
+pub use filter::{AuditLogFilter, Cursor, IpMatch, PageRequest};
+pub use keys::{ApiKey, ApiKeyHash, ApiKeySecret, NewApiKey, Scope, Scopes, Tenant};
+pub use store::{AuditLogStore, KeyStore, Page};
+
+/// The tenant that single-tenant deployments (and Hanko) use.
+pub const DEFAULT_TENANT_ID: uuid::Uuid = uuid::uuid!("00000000-0000-0000-0000-000000000001");
