@@ -1,1 +1,24 @@
-//! migrations
+//! The database migrations of auditlog, one file per step, for SQLite and PostgreSQL
+//! from the same code.
+//!
+//! Every time is a BIGINT of microseconds since the Unix epoch (UTC), so that both
+//! backends store it exactly and compare it the same way. There are no foreign keys:
+//! programs that embed the store need no tenant rows.
+#![forbid(unsafe_code)]
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20260101_000001_create_tables;
+
+/// Applies auditlog's migrations: `Migrator::up(&db, None)` brings a database to the
+/// newest schema.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20260101_000001_create_tables::Migration)]
+    }
+}

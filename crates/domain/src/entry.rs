@@ -121,8 +121,16 @@ impl NewAuditLog {
     /// Checks every field limit against the clock reading `now`, and brings the entry to
     /// canonical form: the address canonical, `created_at` in UTC and cut to microseconds.
     pub fn validate(mut self, now: OffsetDateTime) -> Result<Self, EntryError> {
-        check_text("meta_http_request_id", &self.meta_http_request_id, limits::ID_CHARS)?;
-        check_text("meta_user_agent", &self.meta_user_agent, limits::USER_AGENT_CHARS)?;
+        check_text(
+            "meta_http_request_id",
+            &self.meta_http_request_id,
+            limits::ID_CHARS,
+        )?;
+        check_text(
+            "meta_user_agent",
+            &self.meta_user_agent,
+            limits::USER_AGENT_CHARS,
+        )?;
         if let Some(error) = &self.error {
             check_text("error", error, limits::ERROR_CHARS)?;
         }
@@ -162,7 +170,11 @@ impl NewAuditLog {
             self.created_at = Some(at);
         }
         // Empty optional strings mean "absent", as they do in the query parameters.
-        for field in [&mut self.error, &mut self.actor_user_id, &mut self.actor_email] {
+        for field in [
+            &mut self.error,
+            &mut self.actor_user_id,
+            &mut self.actor_email,
+        ] {
             if field.as_deref() == Some("") {
                 *field = None;
             }
@@ -185,7 +197,9 @@ impl NewAuditLog {
             && optional_matches(&self.actor_user_id, &stored.actor_user_id)
             && optional_matches(&self.actor_email, &stored.actor_email)
             && optional_matches(&self.details, &stored.details)
-            && self.created_at.is_none_or(|at| truncate_to_micros(at) == stored.created_at)
+            && self
+                .created_at
+                .is_none_or(|at| truncate_to_micros(at) == stored.created_at)
     }
 
     /// Turns the submission into the entry to store, in `tenant_id`, received at `now`.
@@ -214,13 +228,25 @@ impl NewAuditLog {
     /// is refused.
     pub fn from_json(value: &Value, tenant_id: Uuid) -> Result<Self, EntryError> {
         let Value::Object(object) = value else {
-            return Err(EntryError::new("entry", excerpt(&value.to_string()), "must be a JSON object"));
+            return Err(EntryError::new(
+                "entry",
+                excerpt(&value.to_string()),
+                "must be a JSON object",
+            ));
         };
         for (key, value) in object {
             match key.as_str() {
-                "id" | "type" | "error" | "meta_http_request_id" | "meta_source_ip"
-                | "meta_user_agent" | "actor_user_id" | "actor_email" | "details"
-                | "created_at" | "updated_at" => {}
+                "id"
+                | "type"
+                | "error"
+                | "meta_http_request_id"
+                | "meta_source_ip"
+                | "meta_user_agent"
+                | "actor_user_id"
+                | "actor_email"
+                | "details"
+                | "created_at"
+                | "updated_at" => {}
                 "tenant_id" => {
                     if value.as_str().and_then(|s| s.parse::<Uuid>().ok()) != Some(tenant_id) {
                         return Err(EntryError::new(
@@ -231,18 +257,31 @@ impl NewAuditLog {
                     }
                 }
                 other => {
-                    return Err(EntryError::new(other, excerpt(&value.to_string()), "is not a field of an entry"));
+                    return Err(EntryError::new(
+                        other,
+                        excerpt(&value.to_string()),
+                        "is not a field of an entry",
+                    ));
                 }
             }
         }
         let fields = Fields(object);
         let id = fields
             .optional_str("id")?
-            .map(|s| s.parse::<Uuid>().map_err(|_| fields.invalid("id", "must be a UUID")))
+            .map(|s| {
+                s.parse::<Uuid>()
+                    .map_err(|_| fields.invalid("id", "must be a UUID"))
+            })
             .transpose()?;
-        let r#type = fields.required_str("type")?.parse::<AuditLogType>().map_err(|_| {
-            fields.invalid("type", "must be one of the known types (see the AuditLogType enum)")
-        })?;
+        let r#type = fields
+            .required_str("type")?
+            .parse::<AuditLogType>()
+            .map_err(|_| {
+                fields.invalid(
+                    "type",
+                    "must be one of the known types (see the AuditLogType enum)",
+                )
+            })?;
         let meta_source_ip = fields
             .required_str("meta_source_ip")?
             .parse::<IpAddr>()
@@ -256,7 +295,10 @@ impl NewAuditLog {
             .optional_str("created_at")?
             .map(|s| {
                 timestamp::parse(s).ok_or_else(|| {
-                    fields.invalid("created_at", "must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z")
+                    fields.invalid(
+                        "created_at",
+                        "must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z",
+                    )
                 })
             })
             .transpose()?;
@@ -279,7 +321,11 @@ struct Fields<'a>(&'a Map<String, Value>);
 
 impl<'a> Fields<'a> {
     fn invalid(&self, field: &str, reason: &str) -> EntryError {
-        let value = self.0.get(field).map(|v| excerpt(&v.to_string())).unwrap_or_default();
+        let value = self
+            .0
+            .get(field)
+            .map(|v| excerpt(&v.to_string()))
+            .unwrap_or_default();
         EntryError::new(field, value, reason)
     }
 
@@ -299,7 +345,11 @@ impl<'a> Fields<'a> {
 
 fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), EntryError> {
     if value.contains('\0') {
-        return Err(EntryError::new(field, format!("{:?}", excerpt(value)), "must not contain a NUL character"));
+        return Err(EntryError::new(
+            field,
+            format!("{:?}", excerpt(value)),
+            "must not contain a NUL character",
+        ));
     }
     let chars = value.chars().count();
     if chars > max_chars {
@@ -326,9 +376,8 @@ pub mod timestamp {
         format_description::well_known::Rfc3339, macros::format_description,
     };
 
-    const FORMAT: &[BorrowedFormatItem<'static>] = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
+    const FORMAT: &[BorrowedFormatItem<'static>] =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
     /// Formats as `2022-09-14T12:15:09.788784Z`.
     pub fn format(at: OffsetDateTime) -> String {
@@ -358,9 +407,12 @@ pub mod timestamp {
     }
 
     /// serde: deserialise any RFC 3339 date-time.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<OffsetDateTime, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        parse(&s).ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not an RFC 3339 date-time")))
+        parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not an RFC 3339 date-time")))
     }
 }
 
@@ -381,7 +433,10 @@ mod tests {
     #[test]
     fn reads_a_minimal_entry_and_canonicalises_it() {
         let now = OffsetDateTime::now_utc();
-        let entry = NewAuditLog::from_json(&minimal(), tenant()).expect("valid").validate(now).expect("valid");
+        let entry = NewAuditLog::from_json(&minimal(), tenant())
+            .expect("valid")
+            .validate(now)
+            .expect("valid");
         assert_eq!(entry.meta_source_ip.to_string(), "10.0.0.1");
         let stored = entry.clone().into_entry(tenant(), now);
         assert!(entry.same_content_as(&stored));
@@ -397,13 +452,28 @@ mod tests {
         assert_eq!(err.value, "\"10.0.0.300\"");
         let mut v = minimal();
         v["type"] = json!("login_sucess");
-        assert_eq!(NewAuditLog::from_json(&v, tenant()).expect_err("bad type").field, "type");
+        assert_eq!(
+            NewAuditLog::from_json(&v, tenant())
+                .expect_err("bad type")
+                .field,
+            "type"
+        );
         let mut v = minimal();
         v["color"] = json!("red");
-        assert_eq!(NewAuditLog::from_json(&v, tenant()).expect_err("unknown").field, "color");
+        assert_eq!(
+            NewAuditLog::from_json(&v, tenant())
+                .expect_err("unknown")
+                .field,
+            "color"
+        );
         let mut v = minimal();
         v.as_object_mut().expect("object").remove("meta_user_agent");
-        assert_eq!(NewAuditLog::from_json(&v, tenant()).expect_err("missing").field, "meta_user_agent");
+        assert_eq!(
+            NewAuditLog::from_json(&v, tenant())
+                .expect_err("missing")
+                .field,
+            "meta_user_agent"
+        );
     }
 
     #[test]
@@ -426,7 +496,10 @@ mod tests {
     #[test]
     fn timestamps_have_six_digits() {
         let at = timestamp::parse("2022-09-14T14:15:09.7887841+02:00").expect("rfc3339");
-        assert_eq!(timestamp::format(truncate_to_micros(at)), "2022-09-14T12:15:09.788784Z");
+        assert_eq!(
+            timestamp::format(truncate_to_micros(at)),
+            "2022-09-14T12:15:09.788784Z"
+        );
         let micros = timestamp::to_micros(truncate_to_micros(at));
         assert_eq!(timestamp::from_micros(micros), Some(truncate_to_micros(at)));
     }

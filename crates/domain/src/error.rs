@@ -17,7 +17,11 @@ pub struct FilterError {
 
 impl FilterError {
     pub(crate) fn new(parameter: &str, value: &str, reason: impl Into<String>) -> Self {
-        Self { parameter: parameter.to_owned(), value: value.to_owned(), reason: reason.into() }
+        Self {
+            parameter: parameter.to_owned(),
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -35,7 +39,11 @@ pub struct EntryError {
 
 impl EntryError {
     pub(crate) fn new(field: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.to_owned(), value: value.into(), reason: reason.into() }
+        Self {
+            field: field.to_owned(),
+            value: value.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -71,11 +79,9 @@ pub enum StoreError {
 
 fn conflict_message(id: Uuid, index: usize, other_index: Option<usize>) -> String {
     match other_index {
-        Some(other) => format!(
-            "entries {other} and {index} have the same id {id} but different content"
-        ),
-        None => format!(
-            "entry {index}: id {id} is already stored with different content"
-        ),
+        Some(other) => {
+            format!("entries {other} and {index} have the same id {id} but different content")
+        }
+        None => format!("entry {index}: id {id} is already stored with different content"),
     }
 }

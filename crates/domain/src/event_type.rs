@@ -158,7 +158,10 @@ mod tests {
             assert_eq!(t.to_string(), t.as_str());
             let json = serde_json::to_string(t).expect("serialises");
             assert_eq!(json, format!("\"{}\"", t.as_str()));
-            assert_eq!(serde_json::from_str::<AuditLogType>(&json).expect("parses"), *t);
+            assert_eq!(
+                serde_json::from_str::<AuditLogType>(&json).expect("parses"),
+                *t
+            );
         }
     }
 

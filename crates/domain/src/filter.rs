@@ -70,7 +70,10 @@ pub struct Cursor {
 impl Cursor {
     /// The cursor that points at `entry`.
     pub fn after(entry: &AuditLog) -> Self {
-        Self { created_at_micros: timestamp::to_micros(entry.created_at), id: entry.id }
+        Self {
+            created_at_micros: timestamp::to_micros(entry.created_at),
+            id: entry.id,
+        }
     }
 
     /// Whether `entry` comes after this position in the order.
@@ -81,7 +84,12 @@ impl Cursor {
 
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}{}", self.created_at_micros as u64, self.id.simple())
+        write!(
+            f,
+            "{:016x}{}",
+            self.created_at_micros as u64,
+            self.id.simple()
+        )
     }
 }
 
@@ -94,7 +102,10 @@ impl FromStr for Cursor {
         }
         let micros = u64::from_str_radix(&s[..16], 16).map_err(|_| ())? as i64;
         let id = Uuid::try_parse(&s[16..]).map_err(|_| ())?;
-        Ok(Self { created_at_micros: micros, id })
+        Ok(Self {
+            created_at_micros: micros,
+            id,
+        })
     }
 }
 
@@ -150,7 +161,10 @@ pub struct AuditLogFilter {
 impl Default for AuditLogFilter {
     fn default() -> Self {
         Self {
-            page: PageRequest::Offset { page: 1, per_page: DEFAULT_PER_PAGE },
+            page: PageRequest::Offset {
+                page: 1,
+                per_page: DEFAULT_PER_PAGE,
+            },
             start_time: None,
             end_time: None,
             types: BTreeSet::new(),
@@ -164,15 +178,24 @@ impl Default for AuditLogFilter {
 
 /// The parameters that may be given once only.
 const SINGLE_VALUED: &[&str] = &[
-    "page", "per_page", "cursor", "start_time", "end_time", "actor_user_id", "actor_email",
-    "meta_source_ip", "q",
+    "page",
+    "per_page",
+    "cursor",
+    "start_time",
+    "end_time",
+    "actor_user_id",
+    "actor_email",
+    "meta_source_ip",
+    "q",
 ];
 
 impl AuditLogFilter {
     /// Validates decoded query parameters, in the order given. Unknown parameters are
     /// ignored; empty values count as absent; `type` may repeat and holds
     /// comma-separated types; every other parameter may appear once.
-    pub fn from_query_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, FilterError>
+    pub fn from_query_pairs<K, V>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, FilterError>
     where
         K: AsRef<str>,
         V: AsRef<str>,
@@ -195,12 +218,18 @@ impl AuditLogFilter {
                 return Err(FilterError::new(
                     name,
                     value,
-                    format!("the parameter may be given once only, and was already given as '{first}'"),
+                    format!(
+                        "the parameter may be given once only, and was already given as '{first}'"
+                    ),
                 ));
             }
             seen.push((name, value.to_owned()));
         }
-        let get = |name: &str| seen.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            seen.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        };
 
         let per_page = match get("per_page") {
             None => DEFAULT_PER_PAGE,
@@ -216,7 +245,11 @@ impl AuditLogFilter {
             }
             (None, Some(cursor)) => PageRequest::After {
                 cursor: cursor.parse().map_err(|()| {
-                    FilterError::new("cursor", cursor, "is not a cursor that this service handed out")
+                    FilterError::new(
+                        "cursor",
+                        cursor,
+                        "is not a cursor that this service handed out",
+                    )
                 })?,
                 per_page,
             },
@@ -232,21 +265,30 @@ impl AuditLogFilter {
                     return Err(FilterError::new(
                         "page",
                         &page.to_string(),
-                        format!("page * per_page ({per_page}) is beyond what this service can count"),
+                        format!(
+                            "page * per_page ({per_page}) is beyond what this service can count"
+                        ),
                     ));
                 }
                 PageRequest::Offset { page, per_page }
             }
         };
-        filter.start_time = get("start_time").map(|v| parse_time("start_time", v)).transpose()?;
-        filter.end_time = get("end_time").map(|v| parse_time("end_time", v)).transpose()?;
+        filter.start_time = get("start_time")
+            .map(|v| parse_time("start_time", v))
+            .transpose()?;
+        filter.end_time = get("end_time")
+            .map(|v| parse_time("end_time", v))
+            .transpose()?;
         if let (Some(start), Some(end)) = (filter.start_time, filter.end_time)
             && start > end
         {
             return Err(FilterError::new(
                 "end_time",
                 get("end_time").unwrap_or_default(),
-                format!("must not be before start_time ({})", get("start_time").unwrap_or_default()),
+                format!(
+                    "must not be before start_time ({})",
+                    get("start_time").unwrap_or_default()
+                ),
             ));
         }
         filter.actor_user_id = get("actor_user_id").map(str::to_owned);
@@ -263,11 +305,15 @@ impl AuditLogFilter {
         for segment in value.split(',') {
             let name = segment.trim();
             if name.is_empty() {
-                return Err(FilterError::new("type", value, "has an empty item between commas"));
+                return Err(FilterError::new(
+                    "type",
+                    value,
+                    "has an empty item between commas",
+                ));
             }
-            let t = name.parse::<AuditLogType>().map_err(|_| {
-                FilterError::new("type", name, "is not a known audit log type")
-            })?;
+            let t = name
+                .parse::<AuditLogType>()
+                .map_err(|_| FilterError::new("type", name, "is not a known audit log type"))?;
             self.types.insert(t);
         }
         Ok(())
@@ -309,7 +355,10 @@ impl AuditLogFilter {
 
     /// The same filter at another page.
     pub fn with_page(&self, page: PageRequest) -> Self {
-        Self { page, ..self.clone() }
+        Self {
+            page,
+            ..self.clone()
+        }
     }
 
     /// Whether `entry` passes every condition of the filter (pagination aside). This is
@@ -319,15 +368,26 @@ impl AuditLogFilter {
         self.start_time.is_none_or(|start| created >= start)
             && self.end_time.is_none_or(|end| created < end)
             && (self.types.is_empty() || self.types.contains(&entry.r#type))
-            && self.actor_user_id.as_deref().is_none_or(|id| entry.actor_user_id.as_deref() == Some(id))
+            && self
+                .actor_user_id
+                .as_deref()
+                .is_none_or(|id| entry.actor_user_id.as_deref() == Some(id))
             && self.actor_email.as_deref().is_none_or(|email| {
                 entry.actor_email.as_deref().map(fold_case).as_deref() == Some(email)
             })
-            && self.meta_source_ip.is_none_or(|m| m.matches(entry.meta_source_ip))
+            && self
+                .meta_source_ip
+                .is_none_or(|m| m.matches(entry.meta_source_ip))
             && self.q.as_deref().is_none_or(|q| {
                 ip::canonical(entry.meta_source_ip).to_string().contains(q)
-                    || entry.actor_user_id.as_deref().is_some_and(|v| fold_case(v).contains(q))
-                    || entry.actor_email.as_deref().is_some_and(|v| fold_case(v).contains(q))
+                    || entry
+                        .actor_user_id
+                        .as_deref()
+                        .is_some_and(|v| fold_case(v).contains(q))
+                    || entry
+                        .actor_email
+                        .as_deref()
+                        .is_some_and(|v| fold_case(v).contains(q))
             })
     }
 
@@ -369,7 +429,9 @@ fn parse_in_range(name: &str, value: &str, min: u64, max: u64) -> Result<u64, Fi
             format!("must be an integer from {min} to {max}")
         }
     };
-    let n: u64 = value.parse().map_err(|_| FilterError::new(name, value, reason()))?;
+    let n: u64 = value
+        .parse()
+        .map_err(|_| FilterError::new(name, value, reason()))?;
     if n < min || n > max {
         return Err(FilterError::new(name, value, reason()));
     }
@@ -392,13 +454,15 @@ fn parse_ip_match(value: &str) -> Result<IpMatch, FilterError> {
     if let Ok(addr) = value.parse::<IpAddr>() {
         return Ok(IpMatch::Exact(ip::canonical(addr)));
     }
-    ip::parse_network(value).map(IpMatch::Network).ok_or_else(|| {
-        FilterError::new(
-            "meta_source_ip",
-            value,
-            "must be an IPv4 or IPv6 address or a CIDR block such as 10.1.0.0/16",
-        )
-    })
+    ip::parse_network(value)
+        .map(IpMatch::Network)
+        .ok_or_else(|| {
+            FilterError::new(
+                "meta_source_ip",
+                value,
+                "must be an IPv4 or IPv6 address or a CIDR block such as 10.1.0.0/16",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -413,35 +477,69 @@ mod tests {
     fn defaults() {
         let f = parse(&[("unknown", "x"), ("q", ""), ("type", "")]).expect("valid");
         assert_eq!(f, AuditLogFilter::default());
-        assert_eq!(f.page(), PageRequest::Offset { page: 1, per_page: 20 });
+        assert_eq!(
+            f.page(),
+            PageRequest::Offset {
+                page: 1,
+                per_page: 20
+            }
+        );
     }
 
     #[test]
     fn refuses_bad_pages_naming_parameter_and_value() {
-        for (k, v) in [("page", "0"), ("page", "-1"), ("page", "x"), ("per_page", "0"), ("per_page", "1001"), ("per_page", "2.5")] {
+        for (k, v) in [
+            ("page", "0"),
+            ("page", "-1"),
+            ("page", "x"),
+            ("per_page", "0"),
+            ("per_page", "1001"),
+            ("per_page", "2.5"),
+        ] {
             let err = parse(&[(k, v)]).expect_err("invalid");
             assert_eq!((err.parameter.as_str(), err.value.as_str()), (k, v));
             assert!(err.to_string().contains(k) && err.to_string().contains(v));
         }
-        let err = parse(&[("page", "18446744073709551615"), ("per_page", "1000")]).expect_err("overflow");
+        let err =
+            parse(&[("page", "18446744073709551615"), ("per_page", "1000")]).expect_err("overflow");
         assert_eq!(err.parameter, "page");
         assert!(parse(&[("page", "9223372036854775"), ("per_page", "1000")]).is_ok());
     }
 
     #[test]
     fn types_repeat_and_split() {
-        let f = parse(&[("type", "login_success, login_failure"), ("type", "user_created")]).expect("valid");
+        let f = parse(&[
+            ("type", "login_success, login_failure"),
+            ("type", "user_created"),
+        ])
+        .expect("valid");
         assert_eq!(f.types().len(), 3);
         let err = parse(&[("type", "login_success,nope")]).expect_err("unknown");
-        assert_eq!((err.parameter.as_str(), err.value.as_str()), ("type", "nope"));
-        assert_eq!(parse(&[("type", "login_success,")]).expect_err("empty").parameter, "type");
+        assert_eq!(
+            (err.parameter.as_str(), err.value.as_str()),
+            ("type", "nope")
+        );
+        assert_eq!(
+            parse(&[("type", "login_success,")])
+                .expect_err("empty")
+                .parameter,
+            "type"
+        );
     }
 
     #[test]
     fn times() {
-        let f = parse(&[("start_time", "2024-01-01T00:00:00Z"), ("end_time", "2024-01-01T00:00:00Z")]).expect("equal ok");
+        let f = parse(&[
+            ("start_time", "2024-01-01T00:00:00Z"),
+            ("end_time", "2024-01-01T00:00:00Z"),
+        ])
+        .expect("equal ok");
         assert_eq!(f.start_time(), f.end_time());
-        let err = parse(&[("start_time", "2024-01-02T00:00:00Z"), ("end_time", "2024-01-01T00:00:00Z")]).expect_err("reversed");
+        let err = parse(&[
+            ("start_time", "2024-01-02T00:00:00Z"),
+            ("end_time", "2024-01-01T00:00:00Z"),
+        ])
+        .expect_err("reversed");
         assert_eq!(err.parameter, "end_time");
         let err = parse(&[("start_time", "2024-01-01T00:00:00 02:00")]).expect_err("plus as space");
         assert!(err.reason.contains("%2B"));
@@ -456,19 +554,47 @@ mod tests {
     #[test]
     fn ips_and_cidrs() {
         let f = parse(&[("meta_source_ip", "::FFFF:10.0.0.1")]).expect("ip");
-        assert_eq!(f.meta_source_ip().map(|m| m.to_string()), Some("10.0.0.1".into()));
+        assert_eq!(
+            f.meta_source_ip().map(|m| m.to_string()),
+            Some("10.0.0.1".into())
+        );
         let f = parse(&[("meta_source_ip", "10.1.2.3/16")]).expect("cidr");
-        assert_eq!(f.meta_source_ip().map(|m| m.to_string()), Some("10.1.0.0/16".into()));
-        assert_eq!(parse(&[("meta_source_ip", "10.1/16x")]).expect_err("bad").parameter, "meta_source_ip");
+        assert_eq!(
+            f.meta_source_ip().map(|m| m.to_string()),
+            Some("10.1.0.0/16".into())
+        );
+        assert_eq!(
+            parse(&[("meta_source_ip", "10.1/16x")])
+                .expect_err("bad")
+                .parameter,
+            "meta_source_ip"
+        );
     }
 
     #[test]
     fn cursors_round_trip() {
-        let c = Cursor { created_at_micros: 1_700_000_000_123_456, id: Uuid::now_v7() };
+        let c = Cursor {
+            created_at_micros: 1_700_000_000_123_456,
+            id: Uuid::now_v7(),
+        };
         assert_eq!(c.to_string().parse::<Cursor>(), Ok(c));
         let f = parse(&[("cursor", &c.to_string()), ("per_page", "5")]).expect("cursor");
-        assert_eq!(f.page(), PageRequest::After { cursor: c, per_page: 5 });
-        assert_eq!(parse(&[("cursor", "abc")]).expect_err("bad").parameter, "cursor");
-        assert_eq!(parse(&[("cursor", &c.to_string()), ("page", "2")]).expect_err("both").parameter, "cursor");
+        assert_eq!(
+            f.page(),
+            PageRequest::After {
+                cursor: c,
+                per_page: 5
+            }
+        );
+        assert_eq!(
+            parse(&[("cursor", "abc")]).expect_err("bad").parameter,
+            "cursor"
+        );
+        assert_eq!(
+            parse(&[("cursor", &c.to_string()), ("page", "2")])
+                .expect_err("both")
+                .parameter,
+            "cursor"
+        );
     }
 }

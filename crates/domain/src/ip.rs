@@ -28,7 +28,9 @@ pub fn parse_network(s: &str) -> Option<IpNet> {
         && v6.prefix_len() >= 96
         && let Some(v4) = v6.network().to_ipv4_mapped()
     {
-        return ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok().map(IpNet::V4);
+        return ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+            .ok()
+            .map(IpNet::V4);
     }
     Some(net)
 }
@@ -67,7 +69,10 @@ mod tests {
     #[test]
     fn mapped_addresses_are_ipv4() {
         assert_eq!(canonical(ip("::ffff:10.1.2.3")).to_string(), "10.1.2.3");
-        assert_eq!(canonical(ip("2001:DB8:0:0:0:0:0:1")).to_string(), "2001:db8::1");
+        assert_eq!(
+            canonical(ip("2001:DB8:0:0:0:0:0:1")).to_string(),
+            "2001:db8::1"
+        );
     }
 
     #[test]

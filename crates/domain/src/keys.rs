@@ -58,7 +58,10 @@ pub struct Scopes {
 
 impl Scopes {
     /// Both scopes.
-    pub const ALL: Scopes = Scopes { read: true, write: true };
+    pub const ALL: Scopes = Scopes {
+        read: true,
+        write: true,
+    };
 
     /// Whether `scope` is in the set.
     pub fn contains(self, scope: Scope) -> bool {
@@ -114,7 +117,9 @@ impl ApiKeySecret {
     /// [`MIN_SECRET_CHARS`] characters.
     pub fn from_operator(secret: &str) -> Result<Self, String> {
         if secret.chars().count() < MIN_SECRET_CHARS {
-            return Err(format!("an API key must be at least {MIN_SECRET_CHARS} characters long"));
+            return Err(format!(
+                "an API key must be at least {MIN_SECRET_CHARS} characters long"
+            ));
         }
         Ok(Self(secret.to_owned()))
     }
@@ -217,7 +222,10 @@ mod tests {
     #[test]
     fn scopes_parse() {
         assert_eq!("read,write".parse::<Scopes>(), Ok(Scopes::ALL));
-        assert_eq!("read".parse::<Scopes>().map(|s| s.to_string()), Ok("read".into()));
+        assert_eq!(
+            "read".parse::<Scopes>().map(|s| s.to_string()),
+            Ok("read".into())
+        );
         assert!("admin".parse::<Scopes>().is_err());
         assert!(ApiKeySecret::from_operator("short").is_err());
     }

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::{ApiKey, ApiKeyHash, AuditLog, AuditLogFilter, NewApiKey, NewAuditLog, StoreError, Tenant};
+use crate::{
+    ApiKey, ApiKeyHash, AuditLog, AuditLogFilter, NewApiKey, NewAuditLog, StoreError, Tenant,
+};
 
 /// One page of a result and the number of all matching items.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +24,19 @@ pub trait AuditLogStore: Send + Sync {
     /// success; with other content the batch fails with [`StoreError::Conflict`].
     /// Returns the stored entry for each submitted one, in the order submitted, once
     /// the batch is durable.
-    async fn append(&self, tenant_id: Uuid, entries: Vec<NewAuditLog>) -> Result<Vec<AuditLog>, StoreError>;
+    async fn append(
+        &self,
+        tenant_id: Uuid,
+        entries: Vec<NewAuditLog>,
+    ) -> Result<Vec<AuditLog>, StoreError>;
 
     /// The tenant's entries that match `filter`, newest first (`created_at desc, id desc`),
     /// the page that `filter` asks for, and how many match in all.
-    async fn list(&self, tenant_id: Uuid, filter: &AuditLogFilter) -> Result<Page<AuditLog>, StoreError>;
+    async fn list(
+        &self,
+        tenant_id: Uuid,
+        filter: &AuditLogFilter,
+    ) -> Result<Page<AuditLog>, StoreError>;
 
     /// Answers when the backend can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -65,13 +75,19 @@ pub fn prepare_batch(
     let mut prepared: Vec<(NewAuditLog, Option<usize>)> = Vec::with_capacity(entries.len());
     let mut first_by_id = std::collections::HashMap::new();
     for (index, entry) in entries.into_iter().enumerate() {
-        let entry = entry.validate(now).map_err(|source| StoreError::InvalidEntry { index, source })?;
+        let entry = entry
+            .validate(now)
+            .map_err(|source| StoreError::InvalidEntry { index, source })?;
         let mut duplicate_of = None;
         if let Some(id) = entry.id {
             if let Some(&first) = first_by_id.get(&id) {
                 let (first_entry, _): &(NewAuditLog, Option<usize>) = &prepared[first];
                 if first_entry != &entry {
-                    return Err(StoreError::Conflict { id, index, other_index: Some(first) });
+                    return Err(StoreError::Conflict {
+                        id,
+                        index,
+                        other_index: Some(first),
+                    });
                 }
                 duplicate_of = Some(first);
             } else {

@@ -1,1 +1,111 @@
-//! http
+//! auditlog's HTTP API: the passkey-server variant (`/{tenant_id}/audit_logs`) and the
+//! admin variant (`/admin/audit_logs`), API key auth, health, the OpenAPI document and
+//! Swagger UI.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod audit_logs;
+pub mod auth;
+pub mod console;
+pub mod docs;
+pub mod error;
+pub mod health;
+pub mod middleware;
+pub mod passkey;
+pub mod query;
+pub mod recorder;
+
+use std::{fmt, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use auditlog_domain::{AuditLogStore, KeyStore};
+use axum::{Router, http::HeaderValue};
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The base URL of `Link` headers; the request's Host when absent.
+    pub public_url: Option<String>,
+    /// The host to name in links when a request has no usable Host header.
+    pub listen_host: String,
+    /// The largest body accepted, in bytes.
+    pub body_limit: usize,
+    /// Origins allowed by CORS; CORS is off when empty.
+    pub cors_origins: Vec<HeaderValue>,
+    /// The longest a request may take, reading its body included.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            listen_host: "127.0.0.1:8000".to_owned(),
+            body_limit: 4 * 1024 * 1024,
+            cors_origins: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where entries are kept.
+    pub logs: Arc<dyn AuditLogStore>,
+    /// Where tenants and keys are kept.
+    pub keys: Arc<dyn KeyStore>,
+    /// Settings.
+    pub config: Arc<HttpConfig>,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .merge(passkey::router())
+        .merge(admin::router())
+        .merge(health::router())
+}
+
+/// The OpenAPI 3.1 document of every endpoint, as served at `/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+/// The whole application: both variants, health, `/openapi.json`, Swagger UI at
+/// `/swagger-ui/`, JSON 404 and 405 answers, request ids, request logs, CORS when
+/// configured, and the request timeout.
+pub fn build_router(state: AppState) -> Router {
+    let (router, api) = api_router().split_for_parts();
+    let config = state.config.clone();
+    let router = router
+        .merge(SwaggerUi::new("/swagger-ui").url("/openapi.json", api))
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .with_state(state);
+    middleware::wrap(router, &config)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves; requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,186 @@
+//! The two error shapes: the passkey server's `{title, details, status}` and the admin
+//! API's `{code, message}`. Handlers build an [`ApiError`]; each variant turns it into
+//! its own body. A 5xx body says nothing internal; the detail goes to the log.
+
+use auditlog_domain::{FilterError, StoreError};
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An error answer, independent of the variant that will render it.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, for people; names the parameter, field and value refused.
+    pub details: String,
+    /// The authentication scheme to name in `WWW-Authenticate` on a 401.
+    pub challenge: Option<&'static str>,
+}
+
+impl ApiError {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, details: impl Into<String>) -> Self {
+        Self {
+            status,
+            details: details.into(),
+            challenge: None,
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(details: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, details)
+    }
+
+    /// 401, naming the scheme the client should use.
+    pub fn unauthorized(details: impl Into<String>, challenge: &'static str) -> Self {
+        Self {
+            challenge: Some(challenge),
+            ..Self::new(StatusCode::UNAUTHORIZED, details)
+        }
+    }
+
+    /// 403.
+    pub fn forbidden(details: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, details)
+    }
+
+    /// 404 for a path that names nothing here.
+    pub fn not_found(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("no resource at path '{path}'"),
+        )
+    }
+
+    /// 405 for a method a path does not serve.
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed on path '{path}'"),
+        )
+    }
+
+    /// The short title of the status, as the passkey shape carries it.
+    pub fn title(&self) -> &'static str {
+        self.status.canonical_reason().unwrap_or("Error")
+    }
+
+    fn response_with<B: Serialize>(&self, body: B) -> Response {
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
+impl From<FilterError> for ApiError {
+    fn from(err: FilterError) -> Self {
+        Self::bad_request(err.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::InvalidEntry { .. } => Self::bad_request(err.to_string()),
+            StoreError::Conflict { .. } => Self::new(StatusCode::CONFLICT, err.to_string()),
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unavailable; try again later",
+                )
+            }
+            StoreError::Backend(_) => {
+                tracing::error!(error = %err, "storage error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; the server log has the details",
+                )
+            }
+        }
+    }
+}
+
+/// The passkey server's error body.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"title": "Bad Request", "details": "invalid value '0' for parameter 'page': must be an integer >= 1", "status": 400}))]
+pub struct PasskeyErrorBody {
+    /// The reason phrase of the status.
+    pub title: String,
+    /// What went wrong, naming the parameter or field and the value.
+    pub details: String,
+    /// The HTTP status.
+    pub status: u16,
+}
+
+/// The admin API's error body.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"code": 400, "message": "invalid value '0' for parameter 'page': must be an integer >= 1"}))]
+pub struct AdminErrorBody {
+    /// The HTTP status.
+    pub code: u16,
+    /// What went wrong, naming the parameter or field and the value.
+    pub message: String,
+}
+
+/// An error rendered in the passkey server's shape.
+#[derive(Debug)]
+pub struct PasskeyError(pub ApiError);
+
+/// An error rendered in the admin API's shape.
+#[derive(Debug)]
+pub struct AdminError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for PasskeyError {
+    fn from(err: E) -> Self {
+        Self(err.into())
+    }
+}
+
+impl<E: Into<ApiError>> From<E> for AdminError {
+    fn from(err: E) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for PasskeyError {
+    fn into_response(self) -> Response {
+        let body = PasskeyErrorBody {
+            title: self.0.title().to_owned(),
+            details: self.0.details.clone(),
+            status: self.0.status.as_u16(),
+        };
+        self.0.response_with(body)
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let body = AdminErrorBody {
+            code: self.0.status.as_u16(),
+            message: self.0.details.clone(),
+        };
+        self.0.response_with(body)
+    }
+}
+
+/// Renders `err` in the shape of the API that owns `path`: the admin shape under
+/// `/admin`, the passkey shape everywhere else.
+pub fn for_path(path: &str, err: ApiError) -> Response {
+    if path == "/admin" || path.starts_with("/admin/") {
+        AdminError(err).into_response()
+    } else {
+        PasskeyError(err).into_response()
+    }
+}

@@ -1,0 +1,112 @@
+//! From a raw query string to a validated filter, and back to `Link` headers.
+
+use auditlog_domain::{AuditLog, AuditLogFilter, Cursor, Page, PageRequest};
+use axum::http::{HeaderMap, HeaderValue, header};
+
+use crate::error::ApiError;
+
+/// Decodes the query string and validates it into a filter.
+pub fn parse_filter(raw: Option<&str>) -> Result<AuditLogFilter, ApiError> {
+    let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes());
+    Ok(AuditLogFilter::from_query_pairs(pairs)?)
+}
+
+/// The base URL of links: the configured public URL, else `http://` and the request's
+/// Host, else the listen address.
+pub fn base_url(public_url: Option<&str>, headers: &HeaderMap, fallback_host: &str) -> String {
+    if let Some(url) = public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or(fallback_host);
+    format!("http://{host}")
+}
+
+fn url(base: &str, path: &str, filter: &AuditLogFilter, page: &[(&str, String)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in filter
+        .query_pairs()
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(page.iter().map(|(k, v)| (*k, v.as_str())))
+    {
+        query.append_pair(key, value);
+    }
+    format!("{base}{path}?{}", query.finish())
+}
+
+/// The cursor of the page's last entry when more entries may follow: what a client
+/// sends as `cursor` to continue in keyset mode.
+pub fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Option<Cursor> {
+    let per_page = filter.page().per_page();
+    let full = page.items.len() as u64 == per_page;
+    let more = match filter.page() {
+        PageRequest::Offset { .. } => {
+            filter.page().offset() + (page.items.len() as u64) < page.total
+        }
+        PageRequest::After { .. } => full,
+    };
+    if full && more {
+        page.items.last().map(Cursor::after)
+    } else {
+        None
+    }
+}
+
+/// The `Link` header of a list answer: `first` and `last` always, `prev` when page > 1
+/// (pointing at `min(page - 1, last)`), `next` when page < last. In keyset mode:
+/// `first`, and `next` carrying the cursor of the page's last entry when the page is full.
+pub fn link_header(
+    base: &str,
+    path: &str,
+    filter: &AuditLogFilter,
+    page: &Page<AuditLog>,
+) -> Option<HeaderValue> {
+    let per_page = filter.page().per_page();
+    let offset_link = |n: u64| {
+        url(
+            base,
+            path,
+            filter,
+            &[("page", n.to_string()), ("per_page", per_page.to_string())],
+        )
+    };
+    let mut links = vec![(offset_link(1), "first")];
+    match filter.page() {
+        PageRequest::Offset { page: current, .. } => {
+            let last = page.total.div_ceil(per_page).max(1);
+            if current > 1 {
+                links.push((offset_link((current - 1).min(last)), "prev"));
+            }
+            if current < last {
+                links.push((offset_link(current + 1), "next"));
+            }
+            links.push((offset_link(last), "last"));
+        }
+        PageRequest::After { .. } => {
+            if page.items.len() as u64 == per_page
+                && let Some(last_entry) = page.items.last()
+            {
+                let cursor = Cursor::after(last_entry).to_string();
+                links.push((
+                    url(
+                        base,
+                        path,
+                        filter,
+                        &[("cursor", cursor), ("per_page", per_page.to_string())],
+                    ),
+                    "next",
+                ));
+            }
+        }
+    }
+    let value = links
+        .iter()
+        .map(|(u, rel)| format!("<{u}>; rel=\"{rel}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    HeaderValue::from_str(&value).ok()
+}

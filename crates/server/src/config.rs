@@ -1,0 +1,100 @@
+//! Settings from the environment, and logging.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use auditlog_http::HttpConfig;
+use axum::http::HeaderValue;
+
+/// How logs are written: `text` (key=value) or `json` (one object a line).
+pub fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
+    }
+}
+
+/// The settings of `auditlog serve`.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub listen: String,
+    pub http: HttpConfig,
+    pub bootstrap_api_key: Option<String>,
+    pub bootstrap_tenant_id: uuid::Uuid,
+    pub console_output: Option<auditlog_http::console::ConsoleTarget>,
+}
+
+impl ServeConfig {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let listen = env("AUDITLOG_LISTEN").unwrap_or_else(|| "127.0.0.1:8000".to_owned());
+        let cors_origins = env("AUDITLOG_CORS_ORIGINS")
+            .map(|v| parse_origins(&v))
+            .transpose()
+            .context("AUDITLOG_CORS_ORIGINS must be a comma-separated list of origins")?
+            .unwrap_or_default();
+        let http = HttpConfig {
+            public_url: env("AUDITLOG_PUBLIC_URL"),
+            listen_host: listen.clone(),
+            body_limit: env_parse("AUDITLOG_BODY_LIMIT", 4 * 1024 * 1024)?,
+            cors_origins,
+            request_timeout: Duration::from_secs(env_parse("AUDITLOG_REQUEST_TIMEOUT_SECS", 30)?),
+        };
+        let console_output = match env("AUDITLOG_CONSOLE_OUTPUT").as_deref() {
+            None | Some("off") | Some("none") => None,
+            Some(other) => Some(
+                other
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("AUDITLOG_CONSOLE_OUTPUT: {e}"))?,
+            ),
+        };
+        Ok(Self {
+            listen,
+            http,
+            bootstrap_api_key: env("AUDITLOG_BOOTSTRAP_API_KEY"),
+            bootstrap_tenant_id: env_parse(
+                "AUDITLOG_BOOTSTRAP_TENANT_ID",
+                auditlog_domain::DEFAULT_TENANT_ID,
+            )?,
+            console_output,
+        })
+    }
+}
+
+/// The pool size from `AUDITLOG_DB_MAX_CONNECTIONS`.
+pub fn max_connections() -> anyhow::Result<u32> {
+    env_parse("AUDITLOG_DB_MAX_CONNECTIONS", 10)
+}
+
+fn parse_origins(list: &str) -> anyhow::Result<Vec<HeaderValue>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|origin| {
+            HeaderValue::from_str(origin)
+                .map_err(|_| anyhow::anyhow!("'{origin}' is not a valid origin"))
+        })
+        .collect()
+}

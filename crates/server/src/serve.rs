@@ -1,0 +1,84 @@
+//! `auditlog serve`: bootstrap, bind, serve until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use auditlog_domain::{ApiKeySecret, AuditLogStore, KeyStore, NewApiKey, Scopes};
+use auditlog_http::{AppState, console::ConsoleEcho};
+use auditlog_storage::SeaOrmStore;
+use tokio::net::TcpListener;
+
+use crate::config::ServeConfig;
+
+pub async fn run(store: Arc<SeaOrmStore>, config: ServeConfig) -> anyhow::Result<()> {
+    let tenant = config.bootstrap_tenant_id;
+    store.ensure_tenant(tenant, "default").await?;
+    if let Some(secret) = &config.bootstrap_api_key {
+        let secret = ApiKeySecret::from_operator(secret)
+            .map_err(|e| anyhow::anyhow!("AUDITLOG_BOOTSTRAP_API_KEY: {e}"))?;
+        let key = store
+            .register_key(NewApiKey {
+                tenant_id: tenant,
+                name: "bootstrap".to_owned(),
+                scopes: Scopes::ALL,
+                secret,
+            })
+            .await?;
+        if key.is_active() {
+            tracing::info!(key_id = %key.id, tenant_id = %key.tenant_id, "bootstrap key registered");
+        } else {
+            tracing::warn!(key_id = %key.id, "the bootstrap key was revoked and stays revoked");
+        }
+    }
+    let logs: Arc<dyn AuditLogStore> = match config.console_output {
+        Some(target) => Arc::new(ConsoleEcho::new(store.clone(), target)),
+        None => store.clone(),
+    };
+    let state = AppState {
+        logs,
+        keys: store.clone() as Arc<dyn KeyStore>,
+        config: Arc::new(config.http),
+    };
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "auditlog listening");
+    eprintln!(
+        "\nauditlog is serving at http://{addr}\n  Swagger UI:   http://{addr}/swagger-ui/\n  OpenAPI:      http://{addr}/openapi.json\n  \
+         Get a key:    auditlog keys create --tenant {tenant} --scopes read,write\n                (or start with AUDITLOG_BOOTSTRAP_API_KEY=<secret of 16+ characters>)\n  \
+         Demo data:    auditlog seed --tenant {tenant} --count 10000\n"
+    );
+    auditlog_http::serve(
+        listener,
+        auditlog_http::build_router(state),
+        shutdown_signal(),
+    )
+    .await?;
+    tracing::info!("auditlog stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down; requests in flight finish");
+}

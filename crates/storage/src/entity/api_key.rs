@@ -1,0 +1,34 @@
+//! `api_keys`: keys by the SHA-256 hash of their secret.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `api_keys`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "api_keys")]
+pub struct Model {
+    /// The key's id.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The tenant it belongs to.
+    pub tenant_id: Uuid,
+    /// A name for people.
+    pub name: String,
+    /// The first characters of the secret.
+    pub prefix: String,
+    /// The SHA-256 hash of the secret, 32 bytes; unique.
+    pub hash: Vec<u8>,
+    /// Whether the key may list entries.
+    pub scope_read: bool,
+    /// Whether the key may record entries.
+    pub scope_write: bool,
+    /// When it was created, in microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it was revoked, in microseconds since the Unix epoch.
+    pub revoked_at: Option<i64>,
+}
+
+/// No relations (no foreign keys in the schema).
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,120 @@
+//! The read path: the filter as one SQL condition, and the page it asks for.
+
+use auditlog_domain::{
+    AuditLog, AuditLogFilter, Cursor, Page, PageRequest, StoreError, entry::timestamp::to_micros,
+    text::like_contains_pattern,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Condition, LikeExpr},
+};
+use uuid::Uuid;
+
+use crate::{
+    convert::entry_from_row,
+    entity::audit_log::{Column, Entity},
+    error::db_error,
+};
+
+/// The escape character of the `LIKE` patterns that
+/// [`auditlog_domain::text::like_contains_pattern`] builds.
+const LIKE_ESCAPE: char = '\\';
+
+/// The condition that selects the entries of `tenant_id` that `filter` matches,
+/// pagination aside: the SQL meaning of [`AuditLogFilter::matches`]. Every value is a
+/// bound parameter.
+pub fn condition(tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
+    let mut condition = Condition::all().add(Column::TenantId.eq(tenant_id));
+    if let Some(start) = filter.start_time() {
+        condition = condition.add(Column::CreatedAt.gte(to_micros(start)));
+    }
+    if let Some(end) = filter.end_time() {
+        condition = condition.add(Column::CreatedAt.lt(to_micros(end)));
+    }
+    if !filter.types().is_empty() {
+        condition = condition.add(Column::Type.is_in(filter.types().iter().map(|t| t.as_str())));
+    }
+    if let Some(user) = filter.actor_user_id() {
+        condition = condition.add(Column::ActorUserId.eq(user));
+    }
+    if let Some(email) = filter.actor_email() {
+        // Held case-folded by the filter, compared with the folded column.
+        condition = condition.add(Column::ActorEmailCi.eq(email));
+    }
+    if let Some(ip) = filter.meta_source_ip() {
+        let (low, high) = ip.key_range();
+        condition = condition.add(Column::IpKey.between(low.to_vec(), high.to_vec()));
+    }
+    if let Some(q) = filter.q() {
+        // `q` is held case-folded; the address text is lowercase already.
+        let pattern = like_contains_pattern(q);
+        let like = || LikeExpr::new(pattern.clone()).escape(LIKE_ESCAPE);
+        condition = condition.add(
+            Condition::any()
+                .add(Column::MetaSourceIp.like(like()))
+                .add(Column::ActorUserIdCi.like(like()))
+                .add(Column::ActorEmailCi.like(like())),
+        );
+    }
+    condition
+}
+
+/// The entries that come after `cursor` in the order `created_at desc, id desc`.
+fn after(cursor: &Cursor) -> Condition {
+    Condition::any()
+        .add(Column::CreatedAt.lt(cursor.created_at_micros))
+        .add(
+            Condition::all()
+                .add(Column::CreatedAt.eq(cursor.created_at_micros))
+                .add(Column::Id.lt(cursor.id)),
+        )
+}
+
+/// The page of `tenant_id`'s entries that `filter` asks for, newest first, and how many
+/// match in all, read on `conn` (a connection or the caller's transaction).
+pub async fn list_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    filter: &AuditLogFilter,
+) -> Result<Page<AuditLog>, StoreError> {
+    let matching = condition(tenant_id, filter);
+    let page = filter.page();
+    let mut select = Entity::find()
+        .filter(matching.clone())
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .limit(page.per_page());
+    match page {
+        PageRequest::Offset { .. } => {
+            let offset = page.offset();
+            if i64::try_from(offset).is_err() {
+                return Err(StoreError::Backend(format!(
+                    "offset {offset} is beyond what the database can count"
+                )));
+            }
+            select = select.offset(offset);
+        }
+        PageRequest::After { cursor, .. } => select = select.filter(after(&cursor)),
+    }
+    let items = select
+        .all(conn)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(entry_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let returned = items.len() as u64;
+    let total = match page {
+        // A short page that is not empty ends the result, so it tells the total.
+        PageRequest::Offset { .. } if returned > 0 && returned < page.per_page() => {
+            page.offset() + returned
+        }
+        _ => Entity::find()
+            .filter(matching)
+            .count(conn)
+            .await
+            .map_err(db_error)?,
+    };
+    Ok(Page { items, total })
+}

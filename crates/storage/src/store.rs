@@ -1,0 +1,201 @@
+//! [`SeaOrmStore`]: connecting to SQLite or PostgreSQL, migrating, and the
+//! [`AuditLogStore`] port.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use auditlog_domain::{AuditLog, AuditLogFilter, AuditLogStore, NewAuditLog, Page, StoreError};
+use auditlog_migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
+    IsolationLevel, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
+};
+use uuid::Uuid;
+
+use crate::{append::append_in, error::db_error, list::list_in};
+
+/// How long a SQLite connection waits for another connection's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The most connections the pool opens (an in-memory SQLite database uses one).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before it fails as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    /// 10 connections; 10 seconds to wait for one.
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The store of entries, tenants and keys in SQLite or PostgreSQL. Cheap to clone: the
+/// clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct SeaOrmStore {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmStore {
+    /// Connects to the database that `url` names and brings its schema up to date.
+    ///
+    /// `sqlite://path/to/file.db` (the file is created when missing unless the URL sets
+    /// `mode=`), `sqlite::memory:`, or `postgres://...` / `postgresql://...`. SQLite
+    /// connections use WAL with `synchronous=FULL`, so a committed batch survives a crash
+    /// of the machine, and wait up to 5 seconds for a lock.
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let scheme = url
+            .split_once(':')
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        let mut connect = ConnectOptions::new(url);
+        connect
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .sqlx_logging(false);
+        match scheme.as_deref() {
+            Some("sqlite") => configure_sqlite(&mut connect, url),
+            Some("postgres" | "postgresql") => {}
+            _ => {
+                return Err(StoreError::Backend(
+                    "unsupported database URL: use sqlite://..., postgres://... or postgresql://...".to_owned(),
+                ));
+            }
+        }
+        let db = Database::connect(connect).await.map_err(|err| {
+            // The URL may hold a password; an error message must not.
+            match db_error(err) {
+                StoreError::Unavailable(message) => {
+                    StoreError::Unavailable(message.replace(url, "<database url>"))
+                }
+                StoreError::Backend(message) => {
+                    StoreError::Backend(message.replace(url, "<database url>"))
+                }
+                other => other,
+            }
+        })?;
+        let store = Self::from_connection(db);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A store on a connection made elsewhere (SQLite or PostgreSQL). Does not migrate;
+    /// call [`SeaOrmStore::migrate`] unless the schema is known to be current.
+    pub fn from_connection(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The connection, for example to begin a transaction for [`crate::append_in`].
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Applies the migrations that the database lacks.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await.map_err(db_error)
+    }
+}
+
+/// Pragmas for every pooled connection: durable commits, waiting for locks, and a file
+/// that is created when missing.
+fn configure_sqlite(connect: &mut ConnectOptions, url: &str) {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let mode_given = query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("mode"));
+    let in_memory = url.contains(":memory:") || query.split('&').any(|pair| pair == "mode=memory");
+    connect.map_sqlx_sqlite_opts(move |opts: SqliteConnectOptions| {
+        let opts = opts
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        if mode_given {
+            opts
+        } else {
+            opts.create_if_missing(true)
+        }
+    });
+    if in_memory {
+        // An in-memory database lives as long as a connection to it: keep exactly one.
+        connect
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+}
+
+#[async_trait]
+impl AuditLogStore for SeaOrmStore {
+    async fn append(
+        &self,
+        tenant_id: Uuid,
+        entries: Vec<NewAuditLog>,
+    ) -> Result<Vec<AuditLog>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        // IMMEDIATE takes SQLite's write lock at BEGIN, waiting for it with the busy
+        // timeout; PostgreSQL ignores the mode.
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        let txn = self
+            .db
+            .begin_with_options(options)
+            .await
+            .map_err(db_error)?;
+        match append_in(&txn, tenant_id, entries).await {
+            Ok(stored) => {
+                txn.commit().await.map_err(db_error)?;
+                Ok(stored)
+            }
+            Err(err) => {
+                // The error says what went wrong; a failed rollback only ends the connection.
+                if let Err(rollback) = txn.rollback().await {
+                    tracing::warn!(error = %rollback, "rolling back a refused batch failed");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn list(
+        &self,
+        tenant_id: Uuid,
+        filter: &AuditLogFilter,
+    ) -> Result<Page<AuditLog>, StoreError> {
+        // One snapshot for the page and the count, so that they agree.
+        let txn = if self.db.get_database_backend() == DbBackend::Postgres {
+            self.db
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await
+        } else {
+            self.db.begin().await
+        }
+        .map_err(db_error)?;
+        let page = list_in(&txn, tenant_id, filter).await?;
+        txn.commit().await.map_err(db_error)?;
+        Ok(page)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let backend = self.db.get_database_backend();
+        self.db
+            .query_one_raw(Statement::from_string(backend, "SELECT 1"))
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}

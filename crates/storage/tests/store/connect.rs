@@ -1,0 +1,112 @@
+//! Connecting: URLs, SQLite's pragmas on every pooled connection, and errors.
+
+use std::time::Duration;
+
+use auditlog_domain::{AuditLogFilter, AuditLogStore, StoreError};
+use auditlog_storage::{SeaOrmStore, StoreOptions};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait};
+use uuid::Uuid;
+
+use crate::common::entry;
+
+async fn pragma(txn: &DatabaseTransaction, name: &str) -> String {
+    let row = txn
+        .query_one_raw(Statement::from_string(
+            txn.get_database_backend(),
+            format!("PRAGMA {name}"),
+        ))
+        .await
+        .expect("pragma")
+        .expect("a row");
+    row.try_get_by_index::<String>(0)
+        .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+        .expect("a value")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_pragmas_apply_to_every_pooled_connection() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("pragmas.db").display());
+    let options = StoreOptions {
+        max_connections: 4,
+        ..StoreOptions::default()
+    };
+    let store = SeaOrmStore::connect(&url, options).await.expect("connect");
+    // Four open transactions hold four distinct connections of the pool.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(store.connection().begin().await.expect("begin"));
+    }
+    for txn in &held {
+        assert_eq!(pragma(txn, "journal_mode").await, "wal");
+        assert_eq!(pragma(txn, "synchronous").await, "2", "FULL");
+        assert_eq!(pragma(txn, "busy_timeout").await, "5000");
+    }
+    drop(held);
+    store.connection().close_by_ref().await.expect("close");
+}
+
+#[tokio::test]
+async fn sqlite_urls_create_the_file_unless_the_mode_says_otherwise() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (file, query) in [("plain.db", ""), ("rwc.db", "?mode=rwc")] {
+        let path = dir.path().join(file);
+        let store = SeaOrmStore::connect(
+            &format!("sqlite://{}{query}", path.display()),
+            StoreOptions::default(),
+        )
+        .await
+        .expect("connect");
+        assert!(path.exists(), "{file} is created");
+        store.connection().close_by_ref().await.expect("close");
+    }
+    let missing = dir.path().join("missing.db");
+    let refused = SeaOrmStore::connect(
+        &format!("sqlite://{}?mode=rw", missing.display()),
+        StoreOptions::default(),
+    )
+    .await;
+    assert!(refused.is_err(), "mode=rw does not create a file");
+    assert!(!missing.exists());
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_database_works() {
+    let store = SeaOrmStore::connect("sqlite::memory:", StoreOptions::default())
+        .await
+        .expect("connect");
+    let tenant = Uuid::new_v4();
+    let stored = store
+        .append(tenant, vec![entry("10.0.0.1", "2024-01-01T00:00:00Z")])
+        .await
+        .expect("append");
+    let page = store
+        .list(tenant, &AuditLogFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(page.items, stored);
+}
+
+#[tokio::test]
+async fn unsupported_scheme_is_refused() {
+    let err = SeaOrmStore::connect("mysql://root:hunter2@localhost/db", StoreOptions::default())
+        .await
+        .expect_err("mysql is not supported");
+    assert!(
+        matches!(&err, StoreError::Backend(message) if !message.contains("hunter2")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable_and_hides_the_password() {
+    let options = StoreOptions {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(2),
+    };
+    let err = SeaOrmStore::connect("postgres://auditlog:hunter2@127.0.0.1:1/auditlog", options)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(&err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}

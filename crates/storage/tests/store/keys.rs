@@ -1,0 +1,172 @@
+//! Tenants and API keys.
+
+use auditlog_domain::{ApiKeySecret, KeyStore, NewApiKey, Scopes};
+use auditlog_storage::SeaOrmStore;
+use uuid::Uuid;
+
+fn new_key(tenant_id: Uuid, name: &str, scopes: Scopes, secret: &ApiKeySecret) -> NewApiKey {
+    NewApiKey {
+        tenant_id,
+        name: name.to_owned(),
+        scopes,
+        secret: secret.clone(),
+    }
+}
+
+pub async fn tenants_are_created_once(store: SeaOrmStore) {
+    assert!(store.tenants().await.expect("tenants").is_empty());
+    let id = Uuid::new_v4();
+    let first = store.ensure_tenant(id, "Acme").await.expect("create");
+    assert_eq!((first.id, first.name.as_str()), (id, "Acme"));
+    let again = store.ensure_tenant(id, "Other name").await.expect("exists");
+    assert_eq!(again, first, "an existing tenant is returned unchanged");
+    let second = store
+        .ensure_tenant(Uuid::new_v4(), "Beta")
+        .await
+        .expect("create");
+    let all = store.tenants().await.expect("tenants");
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&first) && all.contains(&second));
+}
+
+pub async fn keys_register_find_list_revoke(store: SeaOrmStore) {
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let secret = ApiKeySecret::generate();
+    let key = store
+        .register_key(new_key(
+            a,
+            "ci",
+            Scopes {
+                read: true,
+                write: false,
+            },
+            &secret,
+        ))
+        .await
+        .expect("register");
+    assert_eq!(key.tenant_id, a);
+    assert_eq!(key.name, "ci");
+    assert_eq!(key.hash, secret.hash());
+    assert_eq!(key.prefix, secret.display_prefix());
+    assert_eq!(
+        key.scopes,
+        Scopes {
+            read: true,
+            write: false
+        }
+    );
+    assert!(key.is_active());
+
+    let other = store
+        .register_key(new_key(b, "b", Scopes::ALL, &ApiKeySecret::generate()))
+        .await
+        .expect("register");
+    let third = store
+        .register_key(new_key(
+            a,
+            "w",
+            Scopes {
+                read: false,
+                write: true,
+            },
+            &ApiKeySecret::generate(),
+        ))
+        .await
+        .expect("register");
+
+    assert_eq!(
+        store.find_key(&secret.hash()).await.expect("find"),
+        Some(key.clone())
+    );
+    assert_eq!(
+        store
+            .find_key(&ApiKeySecret::generate().hash())
+            .await
+            .expect("find"),
+        None
+    );
+    assert_eq!(
+        store.keys(Some(a)).await.expect("keys"),
+        vec![key.clone(), third.clone()]
+    );
+    assert_eq!(
+        store.keys(Some(b)).await.expect("keys"),
+        vec![other.clone()]
+    );
+    assert_eq!(store.keys(None).await.expect("keys").len(), 3);
+    assert!(
+        store
+            .keys(Some(Uuid::new_v4()))
+            .await
+            .expect("keys")
+            .is_empty()
+    );
+
+    assert!(store.revoke_key(key.id).await.expect("revoke"));
+    let revoked = store
+        .find_key(&secret.hash())
+        .await
+        .expect("find")
+        .expect("still there");
+    let revoked_at = revoked.revoked_at.expect("revoked");
+    assert!(!revoked.is_active());
+    assert_eq!(revoked.created_at, key.created_at);
+    assert!(
+        store.revoke_key(key.id).await.expect("revoke again"),
+        "the key exists"
+    );
+    let again = store
+        .find_key(&secret.hash())
+        .await
+        .expect("find")
+        .expect("still there");
+    assert_eq!(
+        again.revoked_at,
+        Some(revoked_at),
+        "the first revocation time stays"
+    );
+    assert!(
+        !store
+            .revoke_key(Uuid::new_v4())
+            .await
+            .expect("revoke unknown")
+    );
+    assert!(
+        store
+            .find_key(&other.hash)
+            .await
+            .expect("find")
+            .expect("other")
+            .is_active()
+    );
+}
+
+pub async fn registering_an_existing_secret_returns_the_stored_key(store: SeaOrmStore) {
+    let tenant = Uuid::new_v4();
+    let secret = ApiKeySecret::from_operator("bootstrap-secret-0123456789").expect("long enough");
+    let first = store
+        .register_key(new_key(tenant, "bootstrap", Scopes::ALL, &secret))
+        .await
+        .expect("register");
+    let again = store
+        .register_key(new_key(
+            Uuid::new_v4(),
+            "renamed",
+            Scopes {
+                read: true,
+                write: false,
+            },
+            &secret,
+        ))
+        .await
+        .expect("register again");
+    assert_eq!(again, first, "unchanged");
+    assert!(store.revoke_key(first.id).await.expect("revoke"));
+    let revoked = store
+        .register_key(new_key(tenant, "bootstrap", Scopes::ALL, &secret))
+        .await
+        .expect("register");
+    assert_eq!(revoked.id, first.id);
+    assert!(revoked.revoked_at.is_some(), "a revoked key stays revoked");
+    assert_eq!(store.keys(None).await.expect("keys").len(), 1);
+}

@@ -1,0 +1,316 @@
+//! Every 400, the 401 and 403 rules, tenant isolation, revocation, and the JSON 404 and
+//! 405 answers, in each variant's error shape.
+
+use auditlog_domain::{AuditLogType, KeyStore};
+use auditlog_tests::{backend_test, client::*};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// (query, parameter named, value named)
+const BAD_QUERIES: &[(&str, &str, &str)] = &[
+    ("page=0", "page", "0"),
+    ("page=-3", "page", "-3"),
+    ("page=two", "page", "two"),
+    ("per_page=0", "per_page", "0"),
+    ("per_page=1001", "per_page", "1001"),
+    ("per_page=1.5", "per_page", "1.5"),
+    ("page=1&page=2", "page", "2"),
+    (
+        "page=9223372036854775807&per_page=1000",
+        "page",
+        "9223372036854775807",
+    ),
+    ("start_time=yesterday", "start_time", "yesterday"),
+    (
+        "end_time=2024-13-01T00:00:00Z",
+        "end_time",
+        "2024-13-01T00:00:00Z",
+    ),
+    (
+        "start_time=2024-01-01T00:00:00+02:00",
+        "start_time",
+        "2024-01-01T00:00:00 02:00",
+    ),
+    (
+        "start_time=2024-02-01T00:00:00Z&end_time=2024-01-01T00:00:00Z",
+        "end_time",
+        "2024-01-01T00:00:00Z",
+    ),
+    ("type=login_sucess", "type", "login_sucess"),
+    (
+        "type=login_success,,user_created",
+        "type",
+        "login_success,,user_created",
+    ),
+    ("meta_source_ip=10.0.0.256", "meta_source_ip", "10.0.0.256"),
+    (
+        "meta_source_ip=10.0.0.0/33",
+        "meta_source_ip",
+        "10.0.0.0/33",
+    ),
+    ("cursor=nonsense", "cursor", "nonsense"),
+];
+
+backend_test!(
+    every_bad_parameter_is_a_400_naming_parameter_and_value,
+    |app| {
+        for (query, parameter, value) in BAD_QUERIES {
+            let passkey = get_passkey(&app, query, &app.key).await;
+            assert_eq!(passkey.status(), 400, "{query}");
+            let body: Value = passkey.json().await.expect("json");
+            assert_eq!(body["status"], 400);
+            assert_eq!(body["title"], "Bad Request");
+            let details = body["details"].as_str().expect("details");
+            assert!(
+                details.contains(&format!("'{parameter}'")) && details.contains(value),
+                "{query}: {details}"
+            );
+
+            let admin = get_admin(&app, query, &app.key).await;
+            assert_eq!(admin.status(), 400, "{query}");
+            let body: Value = admin.json().await.expect("json");
+            assert_eq!(body["code"], 400);
+            let message = body["message"].as_str().expect("message");
+            assert!(
+                message.contains(&format!("'{parameter}'")) && message.contains(value),
+                "{query}: {message}"
+            );
+        }
+        let plus = get_passkey(&app, "start_time=2024-01-01T00:00:00+02:00", &app.key).await;
+        assert!(
+            plus.text().await.expect("text").contains("%2B"),
+            "the 400 says to encode '+'"
+        );
+    }
+);
+
+backend_test!(unknown_and_empty_parameters_are_ignored, |app| {
+    store_entries(&app, app.tenant, 3, AuditLogType::UserCreated, "erin").await;
+    let response = get_passkey(&app, "color=red&q=&actor_email=&type=", &app.key).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-total-count"), "3");
+});
+
+backend_test!(missing_wrong_or_malformed_keys_are_401_first, |app| {
+    let url = app.passkey_url();
+    let cases = [
+        app.client.get(&url),
+        app.client
+            .get(&url)
+            .header("apiKey", "alk_0000000000000000000000000000000000"),
+        app.client
+            .get(&url)
+            .header("authorization", "Basic dXNlcjpwYXNz"),
+        app.client.get(&url).bearer_auth("not-a-key"),
+        // 401 comes before the 400 of a malformed tenant id and of a bad parameter.
+        app.client
+            .get(format!("{}/not-a-uuid/audit_logs?page=0", app.base)),
+    ];
+    for request in cases {
+        let response = request.send().await.expect("response");
+        assert_eq!(response.status(), 401);
+        assert!(response.headers().contains_key("www-authenticate"));
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["status"], 401);
+    }
+    // The admin variant takes bearer keys only, and answers in its own shape.
+    let admin = app
+        .client
+        .get(app.admin_url())
+        .header("apiKey", &app.key)
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(admin.status(), 401);
+    let body: Value = admin.json().await.expect("json");
+    assert_eq!(body["code"], 401);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("Bearer")
+    );
+});
+
+backend_test!(tenant_id_that_is_not_a_uuid_is_400_after_auth, |app| {
+    let response = app
+        .client
+        .get(format!("{}/not-a-uuid/audit_logs", app.base))
+        .header("apiKey", &app.key)
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["details"]
+            .as_str()
+            .expect("details")
+            .contains("'not-a-uuid'")
+    );
+});
+
+backend_test!(keys_of_other_tenants_and_missing_scopes_are_403, |app| {
+    let other = Uuid::new_v4();
+    let other_key = app.key_for(other, "read,write").await;
+    // Another tenant's key: 403, whether or not the tenant in the path exists.
+    for tenant in [app.tenant, Uuid::new_v4()] {
+        let response = app
+            .client
+            .get(format!("{}/{tenant}/audit_logs", app.base))
+            .header("apiKey", &other_key)
+            .send()
+            .await
+            .expect("response");
+        assert_eq!(response.status(), 403);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["status"], 403);
+    }
+    // A key without the scope.
+    assert_eq!(get_passkey(&app, "", &app.write_key).await.status(), 403);
+    assert_eq!(get_admin(&app, "", &app.write_key).await.status(), 403);
+    let post = app
+        .client
+        .post(app.passkey_url())
+        .header("apiKey", &app.read_key)
+        .json(&entry(1))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(post.status(), 403);
+    let post = app
+        .client
+        .post(app.admin_url())
+        .bearer_auth(&app.read_key)
+        .json(&entry(1))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(post.status(), 403);
+    let body: Value = post.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("'write'")
+    );
+});
+
+backend_test!(tenants_never_see_each_other, |app| {
+    let other = Uuid::new_v4();
+    let other_key = app.key_for(other, "read,write").await;
+    store_entries(&app, app.tenant, 4, AuditLogType::LoginSuccess, "mine").await;
+    store_entries(&app, other, 6, AuditLogType::LoginSuccess, "theirs").await;
+    let mine: Vec<Value> = get_admin(&app, "", &app.key)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(mine.len(), 4);
+    assert!(
+        mine.iter()
+            .all(|e| e["tenant_id"] == app.tenant.to_string())
+    );
+    let theirs = get_admin(&app, "actor_user_id=mine", &other_key).await;
+    assert_eq!(header(&theirs, "x-total-count"), "0");
+    let theirs: Vec<Value> = app
+        .client
+        .get(format!("{}/{other}/audit_logs", app.base))
+        .header("apiKey", &other_key)
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(theirs.len(), 6);
+});
+
+backend_test!(revoked_keys_stop_working_at_once, |app| {
+    let key = app.key_for(app.tenant, "read").await;
+    assert_eq!(get_passkey(&app, "", &key).await.status(), 200);
+    let hash = auditlog_domain::ApiKeySecret::presented(&key).hash();
+    let record = app
+        .store
+        .find_key(&hash)
+        .await
+        .expect("lookup")
+        .expect("key");
+    assert!(app.store.revoke_key(record.id).await.expect("revoke"));
+    assert_eq!(get_passkey(&app, "", &key).await.status(), 401);
+    assert_eq!(get_admin(&app, "", &key).await.status(), 401);
+    assert_eq!(
+        get_passkey(&app, "", &app.key).await.status(),
+        200,
+        "other keys keep working"
+    );
+});
+
+backend_test!(
+    unknown_routes_are_404_and_wrong_methods_405_in_json,
+    |app| {
+        let cases = [
+            (app.client.get(format!("{}/nope", app.base)), 404, "status"),
+            (
+                app.client.get(format!("{}/admin/nope", app.base)),
+                404,
+                "code",
+            ),
+            (app.client.delete(app.admin_url()), 405, "code"),
+            (app.client.put(app.passkey_url()), 405, "status"),
+            (
+                app.client.post(format!("{}/health", app.base)),
+                405,
+                "status",
+            ),
+        ];
+        for (request, status, field) in cases {
+            let response = request.send().await.expect("response");
+            assert_eq!(response.status(), status);
+            assert_eq!(header(&response, "content-type"), "application/json");
+            let body: Value = response.json().await.expect("json");
+            assert_eq!(body[field], status);
+        }
+    }
+);
+
+backend_test!(every_response_has_a_request_id, |app| {
+    let generated = app
+        .client
+        .get(format!("{}/health", app.base))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(header(&generated, "x-request-id").len(), 36);
+    let echoed = get_passkey(&app, "", &app.key).await;
+    assert!(!header(&echoed, "x-request-id").is_empty());
+    let own = app
+        .client
+        .get(format!("{}/nope", app.base))
+        .header("x-request-id", "my-trace-42")
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(header(&own, "x-request-id"), "my-trace-42");
+});
+
+backend_test!(health_and_ready_answer, |app| {
+    let health = app
+        .client
+        .get(format!("{}/health", app.base))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(health.status(), 200);
+    let ready = app
+        .client
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.expect("json")["status"],
+        "ready"
+    );
+});
