@@ -135,9 +135,7 @@ impl Generator {
             actor.ip
         };
         let mut entry = NewAuditLog::new(r#type, request_id(rng), ip, actor.agent);
-        entry.id = Some(Uuid::from_u128(
-            rng.random::<u128>() & !(0xF000 << 64) | (0x4000 << 64),
-        ));
+        entry.id = Some(random_uuid(rng));
         if !anonymous {
             entry.actor_user_id = Some(actor.id.clone());
             entry.actor_email = Some(actor.email.clone());
@@ -168,11 +166,16 @@ fn random_actor(rng: &mut StdRng, n: usize) -> Actor {
         email = email[..1].to_ascii_uppercase() + &email[1..];
     }
     Actor {
-        id: Uuid::from_u128(rng.random::<u128>() & !(0xF000 << 64) | (0x4000 << 64)).to_string(),
+        id: random_uuid(rng).to_string(),
         email,
         ip: random_ip(rng),
         agent: AGENTS.choose(rng).copied().unwrap_or(AGENTS[0]),
     }
+}
+
+/// A version 4 UUID from the seeded generator, so that a run can be repeated.
+fn random_uuid(rng: &mut StdRng) -> Uuid {
+    uuid::Builder::from_random_bytes(rng.random()).into_uuid()
 }
 
 fn random_ip(rng: &mut StdRng) -> IpAddr {

@@ -65,7 +65,9 @@ pub async fn append_in<C: ConnectionTrait>(
 
     // Insert first, then read: a reader that later writes is refused with SQLITE_BUSY
     // under concurrency, and on PostgreSQL the insert waits for a concurrent inserter
-    // of the same id, so that the read below sees its row.
+    // of the same id, so that the read below sees its row. Rows go in id order, so two
+    // batches that share ids wait for each other in one order and never deadlock.
+    rows.sort_unstable_by_key(|row| row.id);
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {

@@ -11,25 +11,30 @@ mod connect;
 mod connection;
 #[path = "store/filters.rs"]
 mod filters;
+#[path = "store/idempotency.rs"]
+mod idempotency;
 #[path = "store/keys.rs"]
 mod keys;
 #[path = "store/pages.rs"]
 mod pages;
+#[path = "store/search.rs"]
+mod search;
 
 backend_tests! {
     append::append_returns_stored_entries_in_order,
     append::empty_batch_stores_nothing,
     append::timestamps_round_trip_to_the_microsecond,
     append::details_round_trip_exactly,
-    append::same_id_and_content_is_stored_once,
-    append::same_id_other_content_conflicts_and_changes_nothing,
-    append::retry_without_created_at_matches_the_stored_entry,
-    append::duplicate_ids_in_one_batch,
     append::invalid_entry_stores_nothing_and_names_index_and_field,
     append::large_batch_is_atomic_across_chunks,
-    append::concurrent_appends_of_one_id_store_it_once,
     append::append_in_rolled_back_transaction_stores_nothing,
     append::tenants_are_isolated,
+    idempotency::same_id_and_content_is_stored_once,
+    idempotency::same_id_other_content_conflicts_and_changes_nothing,
+    idempotency::retry_without_created_at_matches_the_stored_entry,
+    idempotency::duplicate_ids_in_one_batch,
+    idempotency::concurrent_appends_of_one_id_store_it_once,
+    idempotency::concurrent_batches_sharing_ids_in_opposite_orders_all_succeed,
     filters::time_window_is_half_open_to_the_microsecond,
     filters::type_filter,
     filters::several_types_at_once,
@@ -39,12 +44,12 @@ backend_tests! {
     filters::ipv4_cidr_block,
     filters::ipv6_cidr_block,
     filters::ipv4_mapped_addresses_are_ipv4,
-    filters::q_searches_ip_user_and_email,
-    filters::q_escapes_percent,
-    filters::q_escapes_underscore,
-    filters::q_escapes_backslash,
-    filters::q_folds_ascii_case_only,
-    filters::filters_combine,
+    search::q_searches_ip_user_and_email,
+    search::q_escapes_percent,
+    search::q_escapes_underscore,
+    search::q_escapes_backslash,
+    search::q_folds_ascii_case_only,
+    search::filters_combine,
     pages::equal_created_at_orders_by_id_desc,
     pages::uuid_order_equals_rust_order,
     pages::offset_pages_and_pages_past_the_last,

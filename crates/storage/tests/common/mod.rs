@@ -10,7 +10,7 @@
 
 use std::{future::Future, net::IpAddr, time::Duration};
 
-use auditlog_domain::{AuditLog, AuditLogFilter, AuditLogType, NewAuditLog, Page};
+use auditlog_domain::{AuditLog, AuditLogFilter, AuditLogStore, AuditLogType, NewAuditLog, Page};
 use auditlog_storage::{SeaOrmStore, StoreOptions};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use time::OffsetDateTime;
@@ -230,6 +230,20 @@ pub fn entry_with_id(id: Uuid, source_ip: &str, created_at: &str) -> NewAuditLog
         id: Some(id),
         ..entry(source_ip, created_at)
     }
+}
+
+/// `e` with a request id that tells it apart from its siblings.
+pub fn numbered(mut e: NewAuditLog, i: usize) -> NewAuditLog {
+    e.meta_http_request_id = format!("req-{i}");
+    e
+}
+
+/// Every entry of `tenant` (up to 1000), newest first.
+pub async fn list_all(store: &SeaOrmStore, tenant: Uuid) -> Page<AuditLog> {
+    store
+        .list(tenant, &filter(&[("per_page", "1000")]))
+        .await
+        .expect("list")
 }
 
 /// A filter from query parameters.

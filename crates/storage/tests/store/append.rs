@@ -1,4 +1,4 @@
-//! Recording: what is stored, idempotency, conflicts and atomicity.
+//! Recording: what is stored, how it round-trips, atomicity, and tenants.
 
 use auditlog_domain::{AuditLogFilter, AuditLogStore, AuditLogType, NewAuditLog, StoreError};
 use auditlog_storage::{SeaOrmStore, append_in};
@@ -7,17 +7,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::common::{at, entry, entry_with_id, filter, ids, ip};
-
-async fn all(
-    store: &SeaOrmStore,
-    tenant: Uuid,
-) -> auditlog_domain::Page<auditlog_domain::AuditLog> {
-    store
-        .list(tenant, &filter(&[("per_page", "1000")]))
-        .await
-        .expect("list")
-}
+use crate::common::{at, entry, entry_with_id, filter, ids, ip, list_all, numbered};
 
 pub async fn append_returns_stored_entries_in_order(store: SeaOrmStore) {
     let tenant = Uuid::new_v4();
@@ -63,7 +53,7 @@ pub async fn append_returns_stored_entries_in_order(store: SeaOrmStore) {
     );
     assert_eq!(second.created_at, second.updated_at);
 
-    let listed = all(&store, tenant).await;
+    let listed = list_all(&store, tenant).await;
     assert_eq!(listed.total, 2);
     let mut expected = stored.clone();
     expected.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id)));
@@ -82,7 +72,7 @@ pub async fn empty_batch_stores_nothing(store: SeaOrmStore) {
             .expect("append")
             .is_empty()
     );
-    assert_eq!(all(&store, tenant).await.total, 0);
+    assert_eq!(list_all(&store, tenant).await.total, 0);
 }
 
 pub async fn timestamps_round_trip_to_the_microsecond(store: SeaOrmStore) {
@@ -111,7 +101,7 @@ pub async fn timestamps_round_trip_to_the_microsecond(store: SeaOrmStore) {
     assert_eq!(first[0].created_at, at("2024-01-01T00:00:00.123456Z"));
     let again = store.append(tenant, vec![precise]).await.expect("retry");
     assert_eq!(again, first);
-    let listed = all(&store, tenant).await;
+    let listed = list_all(&store, tenant).await;
     assert_eq!(
         listed
             .items
@@ -150,7 +140,7 @@ pub async fn details_round_trip_exactly(store: SeaOrmStore) {
         .expect("append");
     assert_eq!(stored[0].details.as_ref(), Some(&map));
     assert_eq!(stored[1].details, None);
-    let listed = all(&store, tenant).await;
+    let listed = list_all(&store, tenant).await;
     let read = listed
         .items
         .iter()
@@ -162,101 +152,6 @@ pub async fn details_round_trip_exactly(store: SeaOrmStore) {
         store.append(tenant, vec![with]).await.expect("retry")[0],
         stored[0]
     );
-}
-
-pub async fn same_id_and_content_is_stored_once(store: SeaOrmStore) {
-    let tenant = Uuid::new_v4();
-    let e = entry_with_id(Uuid::new_v4(), "10.0.0.1", "2024-01-01T00:00:00Z");
-    let first = store.append(tenant, vec![e.clone()]).await.expect("append");
-    let other = entry("10.0.0.2", "2024-01-01T00:00:01Z");
-    let second = store
-        .append(tenant, vec![other, e])
-        .await
-        .expect("idempotent");
-    assert_eq!(second[1], first[0], "the stored entry, updated_at included");
-    assert_eq!(all(&store, tenant).await.total, 2);
-}
-
-pub async fn same_id_other_content_conflicts_and_changes_nothing(store: SeaOrmStore) {
-    let tenant = Uuid::new_v4();
-    let id = Uuid::new_v4();
-    let e = entry_with_id(id, "10.0.0.1", "2024-01-01T00:00:00Z");
-    let first = store.append(tenant, vec![e.clone()]).await.expect("append");
-    let mut changed = e.clone();
-    changed.meta_user_agent = "other-agent".into();
-    let fresh = entry("10.0.0.9", "2024-01-02T00:00:00Z");
-    let err = store
-        .append(tenant, vec![fresh, changed])
-        .await
-        .expect_err("conflict");
-    assert!(
-        matches!(err, StoreError::Conflict { id: i, index: 1, other_index: None } if i == id),
-        "{err:?}"
-    );
-    let listed = all(&store, tenant).await;
-    assert_eq!(
-        listed.items, first,
-        "nothing of the refused batch is stored"
-    );
-    // Another tenant may use the same id with any content.
-    let mut elsewhere = e;
-    elsewhere.meta_user_agent = "other-agent".into();
-    store
-        .append(Uuid::new_v4(), vec![elsewhere])
-        .await
-        .expect("no conflict across tenants");
-}
-
-pub async fn retry_without_created_at_matches_the_stored_entry(store: SeaOrmStore) {
-    let tenant = Uuid::new_v4();
-    let mut e = entry_with_id(Uuid::new_v4(), "10.0.0.1", "2024-01-01T00:00:00Z");
-    e.created_at = None;
-    e.actor_email = Some("a@b.c".into());
-    let first = store.append(tenant, vec![e.clone()]).await.expect("append");
-    let again = store.append(tenant, vec![e.clone()]).await.expect("retry");
-    assert_eq!(again, first);
-    // Leaving an optional field out of the retry still matches; sending another value does not.
-    let mut fewer = e.clone();
-    fewer.actor_email = None;
-    assert_eq!(
-        store.append(tenant, vec![fewer]).await.expect("retry"),
-        first
-    );
-    let mut other = e;
-    other.actor_email = Some("x@b.c".into());
-    assert!(matches!(
-        store.append(tenant, vec![other]).await,
-        Err(StoreError::Conflict { .. })
-    ));
-}
-
-pub async fn duplicate_ids_in_one_batch(store: SeaOrmStore) {
-    let tenant = Uuid::new_v4();
-    let id = Uuid::new_v4();
-    let e = entry_with_id(id, "10.0.0.1", "2024-01-01T00:00:00Z");
-    let other = entry("10.0.0.2", "2024-01-01T00:00:00Z");
-    let stored = store
-        .append(tenant, vec![e.clone(), other, e.clone()])
-        .await
-        .expect("identical twice");
-    assert_eq!(stored.len(), 3);
-    assert_eq!(stored[0], stored[2]);
-    assert_eq!(all(&store, tenant).await.total, 2);
-
-    let tenant = Uuid::new_v4();
-    let mut changed = e.clone();
-    changed.meta_http_request_id = "req-2".into();
-    let err = store
-        .append(
-            tenant,
-            vec![e, entry("10.0.0.3", "2024-01-01T00:00:00Z"), changed],
-        )
-        .await;
-    assert!(
-        matches!(err, Err(StoreError::Conflict { id: i, index: 2, other_index: Some(0) }) if i == id),
-        "{err:?}"
-    );
-    assert_eq!(all(&store, tenant).await.total, 0);
 }
 
 pub async fn invalid_entry_stores_nothing_and_names_index_and_field(store: SeaOrmStore) {
@@ -284,7 +179,7 @@ pub async fn invalid_entry_stores_nothing_and_names_index_and_field(store: SeaOr
         matches!(&err, Err(StoreError::InvalidEntry { index: 1, source }) if source.field == "created_at"),
         "{err:?}"
     );
-    assert_eq!(all(&store, tenant).await.total, 0);
+    assert_eq!(list_all(&store, tenant).await.total, 0);
 }
 
 pub async fn large_batch_is_atomic_across_chunks(store: SeaOrmStore) {
@@ -296,7 +191,12 @@ pub async fn large_batch_is_atomic_across_chunks(store: SeaOrmStore) {
         .expect("append");
     // More rows than one INSERT and one SELECT take; the conflict is in the last entry.
     let mut batch: Vec<NewAuditLog> = (0..1200)
-        .map(|i| entry_with_id(Uuid::new_v4(), "10.0.0.2", "2024-01-01T00:00:00Z").with_index(i))
+        .map(|i| {
+            numbered(
+                entry_with_id(Uuid::new_v4(), "10.0.0.2", "2024-01-01T00:00:00Z"),
+                i,
+            )
+        })
         .collect();
     let mut changed = existing;
     changed.meta_user_agent = "changed".into();
@@ -309,7 +209,7 @@ pub async fn large_batch_is_atomic_across_chunks(store: SeaOrmStore) {
         matches!(err, StoreError::Conflict { index: 1200, .. }),
         "{err:?}"
     );
-    assert_eq!(all(&store, tenant).await.total, 1);
+    assert_eq!(list_all(&store, tenant).await.total, 1);
     batch.pop();
     let stored = store.append(tenant, batch.clone()).await.expect("append");
     assert_eq!(
@@ -326,50 +226,6 @@ pub async fn large_batch_is_atomic_across_chunks(store: SeaOrmStore) {
     );
 }
 
-trait WithIndex {
-    fn with_index(self, i: usize) -> Self;
-}
-
-impl WithIndex for NewAuditLog {
-    fn with_index(mut self, i: usize) -> Self {
-        self.meta_http_request_id = format!("req-{i}");
-        self
-    }
-}
-
-pub async fn concurrent_appends_of_one_id_store_it_once(store: SeaOrmStore) {
-    let tenant = Uuid::new_v4();
-    let e = entry_with_id(Uuid::new_v4(), "10.0.0.1", "2024-01-01T00:00:00Z");
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let (store, e) = (store.clone(), e.clone());
-            let other = entry("10.0.0.2", "2024-01-01T00:00:00Z").with_index(i);
-            tokio::spawn(async move { store.append(tenant, vec![other, e]).await })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.expect("task").expect("every append succeeds")[1].clone());
-    }
-    assert!(
-        answers.windows(2).all(|w| w[0] == w[1]),
-        "all see the one stored entry"
-    );
-    let listed = store
-        .list(tenant, &filter(&[("meta_source_ip", "10.0.0.1")]))
-        .await
-        .expect("list");
-    assert_eq!(listed.total, 1);
-    assert_eq!(
-        store
-            .list(tenant, &AuditLogFilter::default())
-            .await
-            .expect("list")
-            .total,
-        9
-    );
-}
-
 pub async fn append_in_rolled_back_transaction_stores_nothing(store: SeaOrmStore) {
     let tenant = Uuid::new_v4();
     let txn = store.connection().begin().await.expect("begin");
@@ -382,7 +238,7 @@ pub async fn append_in_rolled_back_transaction_stores_nothing(store: SeaOrmStore
     .expect("append_in");
     assert_eq!(stored.len(), 1);
     txn.rollback().await.expect("rollback");
-    assert_eq!(all(&store, tenant).await.total, 0);
+    assert_eq!(list_all(&store, tenant).await.total, 0);
 
     let txn = store.connection().begin().await.expect("begin");
     let stored = append_in(
@@ -393,7 +249,7 @@ pub async fn append_in_rolled_back_transaction_stores_nothing(store: SeaOrmStore
     .await
     .expect("append_in");
     txn.commit().await.expect("commit");
-    assert_eq!(ids(&all(&store, tenant).await), vec![stored[0].id]);
+    assert_eq!(ids(&list_all(&store, tenant).await), vec![stored[0].id]);
 }
 
 pub async fn tenants_are_isolated(store: SeaOrmStore) {
@@ -414,9 +270,9 @@ pub async fn tenants_are_isolated(store: SeaOrmStore) {
         .expect("b");
     assert_eq!(in_b[0].id, id);
     assert_eq!(in_b[0].tenant_id, b);
-    let listed_a = all(&store, a).await;
+    let listed_a = list_all(&store, a).await;
     assert_eq!((listed_a.items.clone(), listed_a.total), (in_a, 1));
-    let listed_b = all(&store, b).await;
+    let listed_b = list_all(&store, b).await;
     assert_eq!(listed_b.total, 2);
     assert!(listed_b.items.iter().all(|e| e.tenant_id == b));
     for f in [
@@ -433,5 +289,5 @@ pub async fn tenants_are_isolated(store: SeaOrmStore) {
                 .all(|e| e.tenant_id == a)
         );
     }
-    assert_eq!(all(&store, Uuid::new_v4()).await.total, 0);
+    assert_eq!(list_all(&store, Uuid::new_v4()).await.total, 0);
 }
