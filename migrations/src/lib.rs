@@ -10,6 +10,9 @@ pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_create_tables;
+mod m20260102_000001_search_and_counts;
+
+pub use m20260102_000001_search_and_counts::{DAY_MICROS, SEARCH_TEXT_SQL};
 
 /// Applies auditlog's migrations: `Migrator::up(&db, None)` brings a database to the
 /// newest schema.
@@ -19,6 +22,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20260101_000001_create_tables::Migration)]
+        vec![
+            Box::new(m20260101_000001_create_tables::Migration),
+            Box::new(m20260102_000001_search_and_counts::Migration),
+        ]
     }
 }

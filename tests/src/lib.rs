@@ -157,9 +157,9 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (tx, rx) = oneshot::channel::<()>();
-        let router = auditlog_http::build_router(state);
+        let router = auditlog_http::build_router(state.clone());
         let server = tokio::spawn(async move {
-            let _ = auditlog_http::serve(listener, router, async {
+            let _ = auditlog_http::serve(listener, router, &state.config, async {
                 let _ = rx.await;
             })
             .await;

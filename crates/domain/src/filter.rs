@@ -18,6 +18,9 @@ use crate::{
 pub const DEFAULT_PER_PAGE: u64 = 20;
 /// The largest number of entries on a page.
 pub const MAX_PER_PAGE: u64 = 1000;
+/// The largest page: any page up to it, at any `per_page`, starts at an offset the
+/// databases can count (`i64::MAX / MAX_PER_PAGE`).
+pub const MAX_PAGE: u64 = i64::MAX as u64 / MAX_PER_PAGE;
 
 /// Which slice of the ordered result a request wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +217,13 @@ impl AuditLogFilter {
             if value.is_empty() {
                 continue;
             }
+            if value.contains('\0') {
+                return Err(FilterError::new(
+                    name,
+                    &value.replace('\0', "\\0"),
+                    "must not contain a NUL character",
+                ));
+            }
             if let Some((_, first)) = seen.iter().find(|(seen_name, _)| seen_name == name) {
                 return Err(FilterError::new(
                     name,
@@ -256,7 +266,7 @@ impl AuditLogFilter {
             (page, None) => {
                 let page = match page {
                     None => 1,
-                    Some(v) => parse_in_range("page", v, 1, u64::MAX)?,
+                    Some(v) => parse_in_range("page", v, 1, MAX_PAGE)?,
                 };
                 let reachable = (page - 1)
                     .checked_mul(per_page)
@@ -353,6 +363,17 @@ impl AuditLogFilter {
         self.q.as_deref()
     }
 
+    /// Whether the filter selects every entry (pagination aside).
+    pub fn is_unfiltered(&self) -> bool {
+        self.start_time.is_none()
+            && self.end_time.is_none()
+            && self.types.is_empty()
+            && self.actor_user_id.is_none()
+            && self.actor_email.is_none()
+            && self.meta_source_ip.is_none()
+            && self.q.is_none()
+    }
+
     /// The same filter at another page.
     pub fn with_page(&self, page: PageRequest) -> Self {
         Self {
@@ -422,13 +443,7 @@ impl AuditLogFilter {
 }
 
 fn parse_in_range(name: &str, value: &str, min: u64, max: u64) -> Result<u64, FilterError> {
-    let reason = || {
-        if max == u64::MAX {
-            format!("must be an integer >= {min}")
-        } else {
-            format!("must be an integer from {min} to {max}")
-        }
-    };
+    let reason = || format!("must be an integer from {min} to {max}");
     let n: u64 = value
         .parse()
         .map_err(|_| FilterError::new(name, value, reason()))?;
@@ -504,6 +519,12 @@ mod tests {
             parse(&[("page", "18446744073709551615"), ("per_page", "1000")]).expect_err("overflow");
         assert_eq!(err.parameter, "page");
         assert!(parse(&[("page", "9223372036854775"), ("per_page", "1000")]).is_ok());
+        assert_eq!(
+            parse(&[("page", "9223372036854776")])
+                .expect_err("above the maximum")
+                .parameter,
+            "page"
+        );
     }
 
     #[test]
@@ -543,6 +564,18 @@ mod tests {
         assert_eq!(err.parameter, "end_time");
         let err = parse(&[("start_time", "2024-01-01T00:00:00 02:00")]).expect_err("plus as space");
         assert!(err.reason.contains("%2B"));
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        let err = parse(&[("q", "a\0b")]).expect_err("nul");
+        assert_eq!((err.parameter.as_str(), err.value.as_str()), ("q", "a\\0b"));
+        assert_eq!(
+            parse(&[("type", "login_success\0")])
+                .expect_err("nul")
+                .parameter,
+            "type"
+        );
     }
 
     #[test]

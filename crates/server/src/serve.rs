@@ -49,9 +49,11 @@ pub async fn run(store: Arc<SeaOrmStore>, config: ServeConfig) -> anyhow::Result
          Get a key:    auditlog keys create --tenant {tenant} --scopes read,write\n                (or start with AUDITLOG_BOOTSTRAP_API_KEY=<secret of 16+ characters>)\n  \
          Demo data:    auditlog seed --tenant {tenant} --count 10000\n"
     );
+    let config = state.config.clone();
     auditlog_http::serve(
         listener,
         auditlog_http::build_router(state),
+        &config,
         shutdown_signal(),
     )
     .await?;

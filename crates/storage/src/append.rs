@@ -1,14 +1,17 @@
 //! The write path: a batch is validated, inserted with `ON CONFLICT DO NOTHING`, then
 //! read back and compared, all on the caller's connection or transaction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use auditlog_domain::{AuditLog, NewAuditLog, StoreError, store::prepare_batch};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use auditlog_domain::{
+    AuditLog, NewAuditLog, StoreError, entry::timestamp::to_micros, store::prepare_batch,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TryInsertResult};
 use uuid::Uuid;
 
 use crate::{
     convert::{entry_from_row, entry_to_row, now},
+    counts,
     entity::audit_log,
     error::db_error,
 };
@@ -52,6 +55,7 @@ pub async fn append_in<C: ConnectionTrait>(
 
     let mut slots = Vec::with_capacity(prepared.len());
     let mut rows = Vec::with_capacity(prepared.len());
+    let mut own: HashMap<Uuid, AuditLog> = HashMap::with_capacity(prepared.len());
     for (entry, duplicate_of) in prepared {
         if let Some(first) = duplicate_of {
             slots.push(Slot::SameAs(first));
@@ -61,6 +65,7 @@ pub async fn append_in<C: ConnectionTrait>(
         let stored = entry.into_entry(tenant_id, now);
         rows.push(entry_to_row(&stored)?);
         slots.push(Slot::Own(stored.id, submitted));
+        own.insert(stored.id, stored);
     }
 
     // Insert first, then read: a reader that later writes is refused with SQLITE_BUSY
@@ -68,20 +73,37 @@ pub async fn append_in<C: ConnectionTrait>(
     // of the same id, so that the read below sees its row. Rows go in id order, so two
     // batches that share ids wait for each other in one order and never deadlock.
     rows.sort_unstable_by_key(|row| row.id);
-    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
+    let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<audit_log::ActiveModel> =
             rows.by_ref().take(INSERT_ROWS).map(Into::into).collect();
-        audit_log::Entity::insert_many(chunk)
+        let keys = audit_log::Entity::insert_many(chunk)
             .on_conflict_do_nothing()
-            .exec_without_returning(conn)
+            .exec_with_returning_keys(conn)
             .await
             .map_err(db_error)?;
+        if let TryInsertResult::Inserted(keys) = keys {
+            for (_, id) in keys {
+                if let Some(entry) = own.get(&id) {
+                    *per_day
+                        .entry(counts::day_of(to_micros(entry.created_at)))
+                        .or_default() += 1;
+                }
+                inserted.insert(id);
+            }
+        }
     }
+    counts::add(conn, tenant_id, &per_day).await?;
 
-    let mut stored: HashMap<Uuid, AuditLog> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(SELECT_IDS) {
+    // Only ids that were stored before need reading: the rest are as inserted.
+    let existing: Vec<Uuid> = own
+        .keys()
+        .filter(|id| !inserted.contains(id))
+        .copied()
+        .collect();
+    for chunk in existing.chunks(SELECT_IDS) {
         let found = audit_log::Entity::find()
             .filter(audit_log::Column::TenantId.eq(tenant_id))
             .filter(audit_log::Column::Id.is_in(chunk.iter().copied()))
@@ -90,7 +112,7 @@ pub async fn append_in<C: ConnectionTrait>(
             .map_err(db_error)?;
         for row in found {
             let entry = entry_from_row(row)?;
-            stored.insert(entry.id, entry);
+            own.insert(entry.id, entry);
         }
     }
 
@@ -99,10 +121,15 @@ pub async fn append_in<C: ConnectionTrait>(
         let entry = match slot {
             Slot::SameAs(first) => answer.get(first).cloned(),
             Slot::Own(id, submitted) => {
-                let entry = stored.get(&id).cloned();
-                if let (Some(submitted), Some(entry)) = (&submitted, &entry)
-                    && !submitted.same_content_as(entry)
-                {
+                let entry = own.get(&id).cloned();
+                let conflict = match (&submitted, &entry) {
+                    (Some(submitted), Some(entry)) => !submitted.same_content_as(entry),
+                    // An id of our own making that was taken: vanishingly unlikely, and
+                    // never silently answered with another entry.
+                    (None, _) => !inserted.contains(&id),
+                    (Some(_), None) => false,
+                };
+                if conflict {
                     return Err(StoreError::Conflict {
                         id,
                         index,

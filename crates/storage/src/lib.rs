@@ -13,6 +13,7 @@
 
 mod append;
 mod convert;
+mod counts;
 pub mod entity;
 mod error;
 mod keys;

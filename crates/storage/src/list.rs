@@ -4,15 +4,17 @@ use auditlog_domain::{
     AuditLog, AuditLogFilter, Cursor, Page, PageRequest, StoreError, entry::timestamp::to_micros,
     text::like_contains_pattern,
 };
+use auditlog_migrations::SEARCH_TEXT_SQL;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
-    sea_query::{Condition, LikeExpr},
+    sea_query::{Condition, Expr, LikeExpr, SimpleExpr},
 };
 use uuid::Uuid;
 
 use crate::{
     convert::entry_from_row,
+    counts,
     entity::audit_log::{Column, Entity},
     error::db_error,
 };
@@ -24,7 +26,7 @@ const LIKE_ESCAPE: char = '\\';
 /// The condition that selects the entries of `tenant_id` that `filter` matches,
 /// pagination aside: the SQL meaning of [`AuditLogFilter::matches`]. Every value is a
 /// bound parameter.
-pub fn condition(tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
+pub fn condition(backend: DbBackend, tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
     let mut condition = Condition::all().add(Column::TenantId.eq(tenant_id));
     if let Some(start) = filter.start_time() {
         condition = condition.add(Column::CreatedAt.gte(to_micros(start)));
@@ -56,20 +58,49 @@ pub fn condition(tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
                 .add(Column::ActorUserIdCi.like(like()))
                 .add(Column::ActorEmailCi.like(like())),
         );
+        if q.chars().count() >= TRIGRAM {
+            condition = condition.add(search_candidates(backend, q, pattern));
+        }
     }
     condition
 }
 
-/// The entries that come after `cursor` in the order `created_at desc, id desc`.
+/// Trigrams need three characters; a shorter `q` is matched without the index.
+const TRIGRAM: usize = 3;
+
+/// A superset of the entries whose searchable text contains `q`, found through the
+/// trigram index. The exact per-field condition stays beside it, so this only narrows
+/// the rows to check and never changes the answer.
+fn search_candidates(backend: DbBackend, q: &str, escaped_pattern: String) -> SimpleExpr {
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_values(
+            format!("{SEARCH_TEXT_SQL} LIKE $1 ESCAPE '\\'"),
+            [escaped_pattern],
+        ),
+        // FTS5 uses its trigram index only for LIKE without ESCAPE. Unescaped, `%` and
+        // `_` in `q` act as wildcards, which matches more, never less.
+        _ => Expr::cust_with_values(
+            "(tenant_id, id) IN (SELECT tenant_id, id FROM audit_logs_search WHERE search LIKE ?)",
+            [format!("%{q}%")],
+        ),
+    }
+}
+
+/// The entries that come after `cursor` in the order `created_at desc, id desc`, as a
+/// range on the sort index (`created_at <= c`) and a check of the rows at `c`.
 fn after(cursor: &Cursor) -> Condition {
-    Condition::any()
-        .add(Column::CreatedAt.lt(cursor.created_at_micros))
+    Condition::all()
+        .add(Column::CreatedAt.lte(cursor.created_at_micros))
         .add(
-            Condition::all()
-                .add(Column::CreatedAt.eq(cursor.created_at_micros))
+            Condition::any()
+                .add(Column::CreatedAt.lt(cursor.created_at_micros))
                 .add(Column::Id.lt(cursor.id)),
         )
 }
+
+/// Offsets below this are skipped by the database; deeper unfiltered pages seek to
+/// their day through the daily counts first.
+const SEEK_FROM_OFFSET: u64 = 10_000;
 
 /// The page of `tenant_id`'s entries that `filter` asks for, newest first, and how many
 /// match in all, read on `conn` (a connection or the caller's transaction).
@@ -78,8 +109,15 @@ pub async fn list_in<C: ConnectionTrait>(
     tenant_id: Uuid,
     filter: &AuditLogFilter,
 ) -> Result<Page<AuditLog>, StoreError> {
-    let matching = condition(tenant_id, filter);
+    let matching = condition(conn.get_database_backend(), tenant_id, filter);
     let page = filter.page();
+    let unfiltered = filter.is_unfiltered();
+    // Unfiltered lists are counted by day, without a scan.
+    let days = if unfiltered {
+        Some(counts::days(conn, tenant_id).await?)
+    } else {
+        None
+    };
     let mut select = Entity::find()
         .filter(matching.clone())
         .order_by_desc(Column::CreatedAt)
@@ -87,11 +125,26 @@ pub async fn list_in<C: ConnectionTrait>(
         .limit(page.per_page());
     match page {
         PageRequest::Offset { .. } => {
-            let offset = page.offset();
+            let mut offset = page.offset();
             if i64::try_from(offset).is_err() {
                 return Err(StoreError::Backend(format!(
                     "offset {offset} is beyond what the database can count"
                 )));
+            }
+            if let Some(days) = days.as_deref().filter(|_| offset >= SEEK_FROM_OFFSET) {
+                match counts::seek(days, offset) {
+                    Some((before, skip)) => {
+                        select = select.filter(Column::CreatedAt.lt(before));
+                        offset = skip;
+                    }
+                    None => {
+                        let total = days.iter().map(|(_, n)| n).sum();
+                        return Ok(Page {
+                            items: Vec::new(),
+                            total,
+                        });
+                    }
+                }
             }
             select = select.offset(offset);
         }
@@ -105,9 +158,10 @@ pub async fn list_in<C: ConnectionTrait>(
         .map(entry_from_row)
         .collect::<Result<Vec<_>, _>>()?;
     let returned = items.len() as u64;
-    let total = match page {
+    let total = match (page, days) {
+        (_, Some(days)) => days.iter().map(|(_, n)| n).sum(),
         // A short page that is not empty ends the result, so it tells the total.
-        PageRequest::Offset { .. } if returned > 0 && returned < page.per_page() => {
+        (PageRequest::Offset { .. }, None) if returned > 0 && returned < page.per_page() => {
             page.offset() + returned
         }
         _ => Entity::find()

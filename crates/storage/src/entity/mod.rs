@@ -4,4 +4,5 @@
 
 pub mod api_key;
 pub mod audit_log;
+pub mod audit_log_count;
 pub mod tenant;
