@@ -12,7 +12,7 @@ use sea_orm_migration::prelude::*;
 mod m20260101_000001_create_tables;
 mod m20260102_000001_search_and_counts;
 
-pub use m20260102_000001_search_and_counts::{DAY_MICROS, SEARCH_TEXT_SQL};
+pub use m20260102_000001_search_and_counts::{DAY_MICROS, day_sql, terms_of_sql};
 
 /// Applies auditlog's migrations: `Migrator::up(&db, None)` brings a database to the
 /// newest schema.

@@ -162,7 +162,12 @@ impl MigrationTrait for Migration {
         // One index per filter that selects few entries, each ending in the sort order.
         for (name, column) in [
             ("ix_audit_logs_tenant_type", AuditLogs::Type),
-            ("ix_audit_logs_tenant_actor_user_id", AuditLogs::ActorUserId),
+            // The folded copy serves both the exact filter (with the exact value checked
+            // beside it) and the search.
+            (
+                "ix_audit_logs_tenant_actor_user_id_ci",
+                AuditLogs::ActorUserIdCi,
+            ),
             (
                 "ix_audit_logs_tenant_actor_email_ci",
                 AuditLogs::ActorEmailCi,

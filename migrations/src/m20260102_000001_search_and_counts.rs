@@ -1,18 +1,17 @@
 //! Index-backed search and exact counts without scans.
 //!
-//! - `q` is a substring search; a trigram index finds its candidates: pg_trgm's GIN
-//!   index on PostgreSQL, an FTS5 table with the trigram tokenizer on SQLite. Both
-//!   index [`SEARCH_TEXT_SQL`], the searchable fields joined by spaces; the query keeps
-//!   the exact per-field condition, so the index only narrows and never changes an
-//!   answer.
+//! - `q` is a case-insensitive substring of an entry's address, user id or e-mail
+//!   address. Entries repeat the same few values endlessly, so the trigram index covers
+//!   `audit_log_terms`, each tenant's distinct searchable values (field 0: address text,
+//!   with its sort key; 1: folded user id; 2: folded e-mail address), and not the
+//!   entries: a search finds its terms there, then the entries through their b-tree
+//!   indexes. A value is indexed once, when it first appears. PostgreSQL uses pg_trgm's
+//!   GIN index; SQLite an FTS5 table with the trigram tokenizer.
 //! - `audit_log_counts` holds each tenant's number of entries per UTC day, kept in the
 //!   same transaction as the entries. The unfiltered `X-Total-Count` is a sum of at most
 //!   a few hundred rows, and a deep page seeks to its day instead of skipping rows.
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
-
-/// The searchable text of an entry: canonical address, folded user id, folded e-mail.
-pub const SEARCH_TEXT_SQL: &str = "(meta_source_ip || ' ' || coalesce(actor_user_id_ci, '') || ' ' || coalesce(actor_email_ci, ''))";
 
 /// Microseconds in a UTC day: the width of a count bucket.
 pub const DAY_MICROS: i64 = 86_400_000_000;
@@ -28,11 +27,30 @@ enum AuditLogCounts {
     Entries,
 }
 
+#[derive(DeriveIden)]
+enum AuditLogTerms {
+    Table,
+    TenantId,
+    Field,
+    Value,
+    Key,
+}
+
 /// `floor(created_at / DAY_MICROS)` in SQL that both backends evaluate alike, also
 /// before 1970 (where `/` alone would round towards zero).
-fn day_sql() -> String {
+pub fn day_sql() -> String {
     format!(
         "((created_at - (((created_at % {DAY_MICROS}) + {DAY_MICROS}) % {DAY_MICROS})) / {DAY_MICROS})"
+    )
+}
+
+/// The distinct searchable values of the rows of `source` (a table or CTE with the
+/// columns of `audit_logs`), as rows of `audit_log_terms` (`UNION` removes repeats).
+pub fn terms_of_sql(source: &str) -> String {
+    format!(
+        "SELECT tenant_id, 0, meta_source_ip, ip_key FROM {source} \
+         UNION SELECT tenant_id, 1, actor_user_id_ci, NULL FROM {source} WHERE actor_user_id_ci IS NOT NULL \
+         UNION SELECT tenant_id, 2, actor_email_ci, NULL FROM {source} WHERE actor_email_ci IS NOT NULL"
     )
 }
 
@@ -59,6 +77,28 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditLogTerms::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(AuditLogTerms::TenantId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(AuditLogTerms::Field)
+                            .small_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(AuditLogTerms::Value).text().not_null())
+                    .col(ColumnDef::new(AuditLogTerms::Key).binary_len(16).null())
+                    .primary_key(
+                        Index::create()
+                            .col(AuditLogTerms::TenantId)
+                            .col(AuditLogTerms::Field)
+                            .col(AuditLogTerms::Value),
+                    )
+                    .to_owned(),
+            )
+            .await?;
         let db = manager.get_connection();
         db.execute_unprepared(&format!(
             "INSERT INTO audit_log_counts (tenant_id, day, entries) \
@@ -71,31 +111,23 @@ impl MigrationTrait for Migration {
             DbBackend::Postgres => {
                 db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_trgm")
                     .await?;
-                db.execute_unprepared(&format!(
-                    "CREATE INDEX IF NOT EXISTS ix_audit_logs_search ON audit_logs USING gin ({SEARCH_TEXT_SQL} gin_trgm_ops)"
-                ))
+                db.execute_unprepared(
+                    "CREATE INDEX IF NOT EXISTS ix_audit_log_terms_value ON audit_log_terms USING gin (value gin_trgm_ops)",
+                )
                 .await?;
             }
             DbBackend::Sqlite => {
-                // Keyed by (tenant_id, id), not rowid: VACUUM may renumber the rowids of
-                // a table without an INTEGER PRIMARY KEY.
                 db.execute_unprepared(
-                    "CREATE VIRTUAL TABLE IF NOT EXISTS audit_logs_search USING fts5(\
-                     search, tenant_id UNINDEXED, id UNINDEXED, tokenize = 'trigram')",
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS audit_log_terms_search USING fts5(\
+                     value, tenant_id UNINDEXED, field UNINDEXED, key UNINDEXED, tokenize = 'trigram')",
                 )
                 .await?;
-                let new_text = SEARCH_TEXT_SQL
-                    .replace("meta_source_ip", "new.meta_source_ip")
-                    .replace("actor_user_id_ci", "new.actor_user_id_ci")
-                    .replace("actor_email_ci", "new.actor_email_ci");
-                db.execute_unprepared(&format!(
-                    "CREATE TRIGGER IF NOT EXISTS audit_logs_search_insert AFTER INSERT ON audit_logs BEGIN \
-                     INSERT INTO audit_logs_search (search, tenant_id, id) VALUES ({new_text}, new.tenant_id, new.id); END"
-                ))
-                .await?;
-                db.execute_unprepared(&format!(
-                    "INSERT INTO audit_logs_search (search, tenant_id, id) SELECT {SEARCH_TEXT_SQL}, tenant_id, id FROM audit_logs"
-                ))
+                // Only terms actually inserted fire it: a value is indexed once.
+                db.execute_unprepared(
+                    "CREATE TRIGGER IF NOT EXISTS audit_log_terms_search_insert AFTER INSERT ON audit_log_terms BEGIN \
+                     INSERT INTO audit_log_terms_search (value, tenant_id, field, key) \
+                     VALUES (new.value, new.tenant_id, new.field, new.key); END",
+                )
                 .await?;
             }
             other => {
@@ -104,30 +136,30 @@ impl MigrationTrait for Migration {
                 )));
             }
         }
+        db.execute_unprepared(&format!(
+            "INSERT INTO audit_log_terms (tenant_id, field, value, key) {} ON CONFLICT DO NOTHING",
+            terms_of_sql("audit_logs")
+        ))
+        .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        match manager.get_database_backend() {
-            DbBackend::Postgres => {
-                db.execute_unprepared("DROP INDEX IF EXISTS ix_audit_logs_search")
-                    .await?;
-            }
-            _ => {
-                db.execute_unprepared("DROP TRIGGER IF EXISTS audit_logs_search_insert")
-                    .await?;
-                db.execute_unprepared("DROP TABLE IF EXISTS audit_logs_search")
-                    .await?;
-            }
+        if manager.get_database_backend() == DbBackend::Sqlite {
+            db.execute_unprepared("DROP TRIGGER IF EXISTS audit_log_terms_search_insert")
+                .await?;
+            db.execute_unprepared("DROP TABLE IF EXISTS audit_log_terms_search")
+                .await?;
         }
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(AuditLogCounts::Table)
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await
+        for table in [
+            AuditLogTerms::Table.into_iden(),
+            AuditLogCounts::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }

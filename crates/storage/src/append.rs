@@ -14,6 +14,7 @@ use crate::{
     counts,
     entity::audit_log,
     error::db_error,
+    terms,
 };
 
 /// Rows per `INSERT`: 15 bind parameters each stays far below the limits of SQLite
@@ -54,7 +55,6 @@ pub async fn append_in<C: ConnectionTrait>(
     let prepared = prepare_batch(entries, now)?;
 
     let mut slots = Vec::with_capacity(prepared.len());
-    let mut rows = Vec::with_capacity(prepared.len());
     let mut own: HashMap<Uuid, AuditLog> = HashMap::with_capacity(prepared.len());
     for (entry, duplicate_of) in prepared {
         if let Some(first) = duplicate_of {
@@ -63,39 +63,14 @@ pub async fn append_in<C: ConnectionTrait>(
         }
         let submitted = entry.id.is_some().then(|| Box::new(entry.clone()));
         let stored = entry.into_entry(tenant_id, now);
-        rows.push(entry_to_row(&stored)?);
         slots.push(Slot::Own(stored.id, submitted));
         own.insert(stored.id, stored);
     }
 
     // Insert first, then read: a reader that later writes is refused with SQLITE_BUSY
     // under concurrency, and on PostgreSQL the insert waits for a concurrent inserter
-    // of the same id, so that the read below sees its row. Rows go in id order, so two
-    // batches that share ids wait for each other in one order and never deadlock.
-    rows.sort_unstable_by_key(|row| row.id);
-    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
-    let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<audit_log::ActiveModel> =
-            rows.by_ref().take(INSERT_ROWS).map(Into::into).collect();
-        let keys = audit_log::Entity::insert_many(chunk)
-            .on_conflict_do_nothing()
-            .exec_with_returning_keys(conn)
-            .await
-            .map_err(db_error)?;
-        if let TryInsertResult::Inserted(keys) = keys {
-            for (_, id) in keys {
-                if let Some(entry) = own.get(&id) {
-                    *per_day
-                        .entry(counts::day_of(to_micros(entry.created_at)))
-                        .or_default() += 1;
-                }
-                inserted.insert(id);
-            }
-        }
-    }
-    counts::add(conn, tenant_id, &per_day).await?;
+    // of the same id, so that the read below sees its row.
+    let inserted = insert_new(conn, tenant_id, own.values()).await?;
 
     // Only ids that were stored before need reading: the rest are as inserted.
     let existing: Vec<Uuid> = own
@@ -147,4 +122,47 @@ pub async fn append_in<C: ConnectionTrait>(
         answer.push(entry);
     }
     Ok(answer)
+}
+
+/// Inserts `entries` into `tenant_id` with `ON CONFLICT DO NOTHING` and adds the ones
+/// inserted to the daily counts; returns the ids inserted. Rows go in id order, so two
+/// batches that share ids wait for each other in one order and never deadlock.
+pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    entries: impl Iterator<Item = &'a AuditLog>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    let mut rows = Vec::new();
+    let mut by_id: HashMap<Uuid, &AuditLog> = HashMap::new();
+    for entry in entries {
+        rows.push(entry_to_row(entry)?);
+        by_id.insert(entry.id, entry);
+    }
+    rows.sort_unstable_by_key(|row| row.id);
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
+    let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<audit_log::ActiveModel> =
+            rows.by_ref().take(INSERT_ROWS).map(Into::into).collect();
+        let keys = audit_log::Entity::insert_many(chunk)
+            .on_conflict_do_nothing()
+            .exec_with_returning_keys(conn)
+            .await
+            .map_err(db_error)?;
+        if let TryInsertResult::Inserted(keys) = keys {
+            for (_, id) in keys {
+                if let Some(entry) = by_id.get(&id) {
+                    *per_day
+                        .entry(counts::day_of(to_micros(entry.created_at)))
+                        .or_default() += 1;
+                }
+                inserted.insert(id);
+            }
+        }
+    }
+    counts::add(conn, tenant_id, &per_day).await?;
+    let new_entries = inserted.iter().filter_map(|id| by_id.get(id).copied());
+    terms::add(conn, tenant_id, new_entries).await?;
+    Ok(inserted)
 }

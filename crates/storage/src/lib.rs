@@ -16,9 +16,11 @@ mod convert;
 mod counts;
 pub mod entity;
 mod error;
+mod import;
 mod keys;
 mod list;
 mod store;
+mod terms;
 
 pub use append::append_in;
 pub use auditlog_migrations::Migrator;

@@ -1,14 +1,14 @@
 //! The read path: the filter as one SQL condition, and the page it asks for.
 
 use auditlog_domain::{
-    AuditLog, AuditLogFilter, Cursor, Page, PageRequest, StoreError, entry::timestamp::to_micros,
-    text::like_contains_pattern,
+    AuditLog, AuditLogFilter, Cursor, Page, PageRequest, StoreError,
+    entry::timestamp::to_micros,
+    text::{fold_case, like_contains_pattern},
 };
-use auditlog_migrations::SEARCH_TEXT_SQL;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
-    sea_query::{Condition, Expr, LikeExpr, SimpleExpr},
+    sea_query::{Condition, LikeExpr},
 };
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ use crate::{
     counts,
     entity::audit_log::{Column, Entity},
     error::db_error,
+    terms,
 };
 
 /// The escape character of the `LIKE` patterns that
@@ -26,7 +27,7 @@ const LIKE_ESCAPE: char = '\\';
 /// The condition that selects the entries of `tenant_id` that `filter` matches,
 /// pagination aside: the SQL meaning of [`AuditLogFilter::matches`]. Every value is a
 /// bound parameter.
-pub fn condition(backend: DbBackend, tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
+pub fn condition(tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
     let mut condition = Condition::all().add(Column::TenantId.eq(tenant_id));
     if let Some(start) = filter.start_time() {
         condition = condition.add(Column::CreatedAt.gte(to_micros(start)));
@@ -38,7 +39,10 @@ pub fn condition(backend: DbBackend, tenant_id: Uuid, filter: &AuditLogFilter) -
         condition = condition.add(Column::Type.is_in(filter.types().iter().map(|t| t.as_str())));
     }
     if let Some(user) = filter.actor_user_id() {
-        condition = condition.add(Column::ActorUserId.eq(user));
+        // The folded copy is indexed; the exact value decides.
+        condition = condition
+            .add(Column::ActorUserIdCi.eq(fold_case(user)))
+            .add(Column::ActorUserId.eq(user));
     }
     if let Some(email) = filter.actor_email() {
         // Held case-folded by the filter, compared with the folded column.
@@ -58,32 +62,8 @@ pub fn condition(backend: DbBackend, tenant_id: Uuid, filter: &AuditLogFilter) -
                 .add(Column::ActorUserIdCi.like(like()))
                 .add(Column::ActorEmailCi.like(like())),
         );
-        if q.chars().count() >= TRIGRAM {
-            condition = condition.add(search_candidates(backend, q, pattern));
-        }
     }
     condition
-}
-
-/// Trigrams need three characters; a shorter `q` is matched without the index.
-const TRIGRAM: usize = 3;
-
-/// A superset of the entries whose searchable text contains `q`, found through the
-/// trigram index. The exact per-field condition stays beside it, so this only narrows
-/// the rows to check and never changes the answer.
-fn search_candidates(backend: DbBackend, q: &str, escaped_pattern: String) -> SimpleExpr {
-    match backend {
-        DbBackend::Postgres => Expr::cust_with_values(
-            format!("{SEARCH_TEXT_SQL} LIKE $1 ESCAPE '\\'"),
-            [escaped_pattern],
-        ),
-        // FTS5 uses its trigram index only for LIKE without ESCAPE. Unescaped, `%` and
-        // `_` in `q` act as wildcards, which matches more, never less.
-        _ => Expr::cust_with_values(
-            "(tenant_id, id) IN (SELECT tenant_id, id FROM audit_logs_search WHERE search LIKE ?)",
-            [format!("%{q}%")],
-        ),
-    }
 }
 
 /// The entries that come after `cursor` in the order `created_at desc, id desc`, as a
@@ -109,7 +89,20 @@ pub async fn list_in<C: ConnectionTrait>(
     tenant_id: Uuid,
     filter: &AuditLogFilter,
 ) -> Result<Page<AuditLog>, StoreError> {
-    let matching = condition(conn.get_database_backend(), tenant_id, filter);
+    let mut matching = condition(tenant_id, filter);
+    if let Some(q) = filter.q() {
+        // The search index turns `q` into the exact values that contain it.
+        match terms::matching(conn, tenant_id, q, &like_contains_pattern(q)).await? {
+            Some(Some(values)) => matching = matching.add(values),
+            Some(None) => {
+                return Ok(Page {
+                    items: Vec::new(),
+                    total: 0,
+                });
+            }
+            None => {}
+        }
+    }
     let page = filter.page();
     let unfiltered = filter.is_unfiltered();
     // Unfiltered lists are counted by day, without a scan.

@@ -5,4 +5,5 @@
 pub mod api_key;
 pub mod audit_log;
 pub mod audit_log_count;
+pub mod audit_log_term;
 pub mod tenant;

@@ -1,0 +1,152 @@
+//! Search through each tenant's distinct searchable values (`audit_log_terms`): written
+//! when a value first appears, and read to turn `q` into exact values that the entries'
+//! b-tree indexes find.
+
+use std::collections::BTreeSet;
+
+use auditlog_domain::{AuditLog, StoreError, ip, text::fold_case};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Statement,
+    sea_query::Condition,
+};
+use uuid::Uuid;
+
+use crate::{
+    entity::{audit_log::Column, audit_log_term},
+    error::db_error,
+};
+
+/// The address field.
+const IP: i16 = 0;
+/// The folded user id field.
+const USER: i16 = 1;
+/// The folded e-mail field.
+const EMAIL: i16 = 2;
+
+/// Trigrams need three characters; a shorter `q` is matched without the index.
+pub const MIN_CHARS: usize = 3;
+/// More matching values than this and the index does not narrow much: the entries are
+/// then matched by scanning.
+const MAX_TERMS: usize = 1000;
+/// Terms per `INSERT`.
+const INSERT_ROWS: usize = 1000;
+
+/// Records the searchable values of `entries` that the tenant has not had before.
+/// Values go in key order, so concurrent writers lock them in one order.
+pub async fn add<'a, C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    entries: impl Iterator<Item = &'a AuditLog>,
+) -> Result<(), StoreError> {
+    let mut terms: BTreeSet<(i16, String, Option<Vec<u8>>)> = BTreeSet::new();
+    for entry in entries {
+        terms.insert((
+            IP,
+            entry.meta_source_ip.to_string(),
+            Some(ip::sort_key(entry.meta_source_ip).to_vec()),
+        ));
+        if let Some(user) = &entry.actor_user_id {
+            terms.insert((USER, fold_case(user), None));
+        }
+        if let Some(email) = &entry.actor_email {
+            terms.insert((EMAIL, fold_case(email), None));
+        }
+    }
+    let mut terms = terms.into_iter().peekable();
+    while terms.peek().is_some() {
+        let chunk: Vec<audit_log_term::ActiveModel> = terms
+            .by_ref()
+            .take(INSERT_ROWS)
+            .map(|(field, value, key)| audit_log_term::ActiveModel {
+                tenant_id: sea_orm::Set(tenant_id),
+                field: sea_orm::Set(field),
+                value: sea_orm::Set(value),
+                key: sea_orm::Set(key),
+            })
+            .collect();
+        audit_log_term::Entity::insert_many(chunk)
+            .on_conflict_do_nothing()
+            .exec_without_returning(conn)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Term {
+    field: i16,
+    value: String,
+    key: Option<Vec<u8>>,
+}
+
+/// What `q` matches among the tenant's values, as a condition on entries that the
+/// b-tree indexes serve: `Some(None)` when nothing matches, `None` when the index
+/// cannot narrow (`q` too short, or too many values match).
+pub async fn matching<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    q: &str,
+    escaped_pattern: &str,
+) -> Result<Option<Option<Condition>>, StoreError> {
+    if q.chars().count() < MIN_CHARS {
+        return Ok(None);
+    }
+    let backend = conn.get_database_backend();
+    let statement = match backend {
+        DbBackend::Postgres => Statement::from_sql_and_values(
+            backend,
+            "SELECT field, value, key FROM audit_log_terms \
+             WHERE tenant_id = $1 AND value LIKE $2 ESCAPE '\\' LIMIT $3",
+            [
+                tenant_id.into(),
+                escaped_pattern.into(),
+                (MAX_TERMS as i64 + 1).into(),
+            ],
+        ),
+        // FTS5 serves LIKE through its trigram index only without ESCAPE; unescaped,
+        // `%` and `_` of `q` are wildcards and match more, so the escaped LIKE then
+        // keeps exactly the values that contain `q`.
+        _ => Statement::from_sql_and_values(
+            backend,
+            "SELECT field, value, key FROM audit_log_terms_search \
+             WHERE value LIKE ? AND value LIKE ? ESCAPE '\\' AND tenant_id = ? LIMIT ?",
+            [
+                format!("%{q}%").into(),
+                escaped_pattern.into(),
+                tenant_id.into(),
+                (MAX_TERMS as i64 + 1).into(),
+            ],
+        ),
+    };
+    let terms = Term::find_by_statement(statement)
+        .all(conn)
+        .await
+        .map_err(db_error)?;
+    if terms.len() > MAX_TERMS {
+        return Ok(None);
+    }
+    if terms.is_empty() {
+        return Ok(Some(None));
+    }
+    let (mut keys, mut users, mut emails) = (Vec::new(), Vec::new(), Vec::new());
+    for term in terms {
+        match (term.field, term.key) {
+            (IP, Some(key)) => keys.push(key),
+            (USER, _) => users.push(term.value),
+            (EMAIL, _) => emails.push(term.value),
+            _ => {}
+        }
+    }
+    let mut any = Condition::any();
+    if !keys.is_empty() {
+        any = any.add(Column::IpKey.is_in(keys));
+    }
+    if !users.is_empty() {
+        any = any.add(Column::ActorUserIdCi.is_in(users));
+    }
+    if !emails.is_empty() {
+        any = any.add(Column::ActorEmailCi.is_in(emails));
+    }
+    Ok(Some(Some(any)))
+}
