@@ -386,9 +386,12 @@ pub mod timestamp {
             .unwrap_or_else(|_| at.unix_timestamp().to_string())
     }
 
-    /// Parses any RFC 3339 date-time, in any offset.
+    /// Parses any RFC 3339 date-time, in any offset, that lies in the years 0000 to
+    /// 9999 once in UTC: the times that [`format`] can write back as RFC 3339.
     pub fn parse(s: &str) -> Option<OffsetDateTime> {
-        OffsetDateTime::parse(s, &Rfc3339).ok()
+        OffsetDateTime::parse(s, &Rfc3339)
+            .ok()
+            .filter(|at| (0..=9999).contains(&at.to_offset(UtcOffset::UTC).year()))
     }
 
     /// Microseconds since the Unix epoch, the form stored in the database.

@@ -459,7 +459,7 @@ fn parse_time(name: &str, value: &str) -> Result<OffsetDateTime, FilterError> {
             "must be an RFC 3339 date-time; a '+' in the offset must be sent URL-encoded as %2B, \
              or it arrives as a space"
         } else {
-            "must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z"
+            "must be an RFC 3339 date-time in the years 0000 to 9999 (UTC), such as 2024-05-01T12:00:00Z"
         };
         FilterError::new(name, value, reason)
     })

@@ -1,7 +1,9 @@
 //! [`SeaOrmStore`]: connecting to SQLite or PostgreSQL, migrating, and the
 //! [`AuditLogStore`] port.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::Mutex;
 
 use async_trait::async_trait;
 use auditlog_domain::{AuditLog, AuditLogFilter, AuditLogStore, NewAuditLog, Page, StoreError};
@@ -42,6 +44,9 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
+    /// SQLite has one writer at a time; its writers queue here, in order, instead of
+    /// polling for the lock (which lets some wait past the busy timeout under load).
+    sqlite_writer: Option<Arc<Mutex<()>>>,
 }
 
 impl SeaOrmStore {
@@ -89,7 +94,17 @@ impl SeaOrmStore {
     /// A store on a connection made elsewhere (SQLite or PostgreSQL). Does not migrate;
     /// call [`SeaOrmStore::migrate`] unless the schema is known to be current.
     pub fn from_connection(db: DatabaseConnection) -> Self {
-        Self { db }
+        let sqlite_writer =
+            (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Self { db, sqlite_writer }
+    }
+
+    /// Waits for this store's turn to write (SQLite), or at once (PostgreSQL).
+    pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.sqlite_writer {
+            Some(writer) => Some(writer.lock().await),
+            None => None,
+        }
     }
 
     /// The connection, for example to begin a transaction for [`crate::append_in`].
@@ -145,8 +160,9 @@ impl AuditLogStore for SeaOrmStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
+        let _turn = self.writer_turn().await;
         // IMMEDIATE takes SQLite's write lock at BEGIN, waiting for it with the busy
-        // timeout; PostgreSQL ignores the mode.
+        // timeout (other processes); PostgreSQL ignores the mode.
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
