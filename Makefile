@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The PostgreSQL that the tests use when it is set (CI sets it).
 export AUDITLOG_TEST_POSTGRES_URL ?=
 
-.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv
+.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv schemathesis outage crash deny
 
 ## Serve on the embedded SQLite file at http://127.0.0.1:8000
 run:
@@ -43,3 +43,48 @@ openapi:
 COUNT ?= 10000
 seed:
 	$(CARGO) run -p auditlog -- seed --count $(COUNT)
+
+## Reliability (RELIABILITY.md). Fuzzing: the two parsers with cargo-fuzz for FUZZ_SECS
+## each, then schemathesis against every operation with FUZZ_EXAMPLES examples each.
+FUZZ_SECS ?= 120
+FUZZ_EXAMPLES ?= 1000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: $(VENV)/.installed
+	tools/fuzz.sh $(FUZZ_SECS)
+	VENV=$(VENV) tools/schemathesis.sh $(FUZZ_EXAMPLES) $(FUZZ_SEED)
+
+## Schemathesis with CI's bound (50 examples per operation).
+schemathesis: $(VENV)/.installed
+	VENV=$(VENV) tools/schemathesis.sh 50 1
+
+## Load and soak: 64 clients for SOAK_SECS after a minute of warm-up, on SQLite (and
+## PostgreSQL when AUDITLOG_TEST_POSTGRES_URL is set), 127.0.0.1 only.
+SOAK_SECS ?= 300
+soak:
+	$(CARGO) build --release -p auditlog --bin auditlog --example soak
+	AUDITLOG_BIN=target/release/auditlog target/release/examples/soak --secs $(SOAK_SECS) --backend sqlite
+	if [ -n "$(AUDITLOG_TEST_POSTGRES_URL)" ]; then \
+	  AUDITLOG_BIN=target/release/auditlog target/release/examples/soak --secs $(SOAK_SECS) --backend postgres; fi
+
+## A PostgreSQL outage on a private cluster; SIGKILL during ingestion, on both backends.
+outage:
+	$(CARGO) test -p auditlog --test outage -- --nocapture
+crash:
+	$(CARGO) test -p auditlog --test crash -- --nocapture
+
+## Dependency policy: bans, licenses and sources; advisories when the RustSec database
+## can be fetched (it cannot from a machine that reaches only package registries).
+deny:
+	command -v cargo-deny > /dev/null || $(CARGO) install cargo-deny --locked
+	$(CARGO) deny check bans licenses sources
+	if $(CARGO) deny fetch > /dev/null 2>&1; then $(CARGO) deny check advisories; \
+	else echo "cargo deny: advisories NOT checked: the RustSec advisory database cannot be fetched here"; fi
+
+## Benchmarks: seeds SQLite and PostgreSQL (127.0.0.1:5432), drives the release server with
+## wrk, times Hanko's query pattern on the same data, and writes BENCHMARKS.md.
+## Sizes and durations: BENCH_N1, BENCH_N2, BENCH_SECS, ... (target/release/auditlog-bench --help).
+bench:
+	command -v wrk > /dev/null || { s=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$s apt-get install -y wrk || { $$s apt-get update && $$s apt-get install -y wrk; }; }
+	$(CARGO) build --release -p auditlog -p auditlog-bench
+	target/release/auditlog-bench

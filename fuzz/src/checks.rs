@@ -56,7 +56,10 @@ pub fn filter_query(raw: &[u8]) {
         .unwrap_or_else(|err| {
             panic!("the query of a link must parse again: {query:?} from {raw:?}: {err}")
         });
-    assert_eq!(again, filter, "a link's query names the same filter: {query:?}");
+    assert_eq!(
+        again, filter,
+        "a link's query names the same filter: {query:?}"
+    );
 }
 
 /// A raw request body, as the ingest endpoints read it.

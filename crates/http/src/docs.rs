@@ -8,6 +8,7 @@ use utoipa::{
     IntoParams, Modify, OpenApi, ToSchema,
     openapi::{
         self, Server,
+        path::ParameterIn,
         security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
@@ -188,6 +189,24 @@ impl Modify for SecuritySchemes {
         // Relative, so that the served document equals the committed one and
         // "Try it out" works wherever the service runs.
         openapi.servers = Some(vec![Server::new("/")]);
+    }
+}
+
+/// Completes the document once the routers have added their paths: an empty query
+/// value counts as absent (`q=`), which is OpenAPI's `allowEmptyValue`; utoipa's
+/// `Parameter` leaves that field out, so it travels as an extension field.
+pub fn finish(openapi: &mut openapi::OpenApi) {
+    for item in openapi.paths.paths.values_mut() {
+        for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.parameter_in == ParameterIn::Query {
+                    parameter
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .insert("allowEmptyValue".to_owned(), serde_json::Value::Bool(true));
+                }
+            }
+        }
     }
 }
 

@@ -79,14 +79,17 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI 3.1 document of every endpoint, as served at `/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut api = api_router().into_openapi();
+    docs::finish(&mut api);
+    api
 }
 
 /// The whole application: both variants, health, `/openapi.json`, Swagger UI at
 /// `/swagger-ui/`, JSON 404 and 405 answers, request ids, request logs, CORS when
 /// configured, and the request timeout.
 pub fn build_router(state: AppState) -> Router {
-    let (router, api) = api_router().split_for_parts();
+    let (router, mut api) = api_router().split_for_parts();
+    docs::finish(&mut api);
     let config = state.config.clone();
     let router = router
         .merge(SwaggerUi::new("/swagger-ui").url("/openapi.json", api))

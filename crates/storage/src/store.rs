@@ -1,7 +1,7 @@
 //! [`SeaOrmStore`]: connecting to SQLite or PostgreSQL, migrating, and the
 //! [`AuditLogStore`] port.
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::sync::Mutex;
 
@@ -150,16 +150,12 @@ fn configure_sqlite(connect: &mut ConnectOptions, url: &str) {
     }
 }
 
-#[async_trait]
-impl AuditLogStore for SeaOrmStore {
-    async fn append(
+impl SeaOrmStore {
+    async fn append_now(
         &self,
         tenant_id: Uuid,
         entries: Vec<NewAuditLog>,
     ) -> Result<Vec<AuditLog>, StoreError> {
-        if entries.is_empty() {
-            return Ok(Vec::new());
-        }
         let _turn = self.writer_turn().await;
         // IMMEDIATE takes SQLite's write lock at BEGIN, waiting for it with the busy
         // timeout (other processes); PostgreSQL ignores the mode.
@@ -187,7 +183,7 @@ impl AuditLogStore for SeaOrmStore {
         }
     }
 
-    async fn list(
+    async fn list_now(
         &self,
         tenant_id: Uuid,
         filter: &AuditLogFilter,
@@ -207,6 +203,41 @@ impl AuditLogStore for SeaOrmStore {
         let page = list_in(&txn, tenant_id, filter).await?;
         txn.commit().await.map_err(db_error)?;
         Ok(page)
+    }
+}
+
+/// Runs `work` to its end on a task of its own: a caller that gives up (a client that
+/// disconnects, a timeout) must not stop a transaction between its statements, which
+/// would hand a pooled connection back mid-transaction.
+pub(crate) async fn to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|err| StoreError::Backend(format!("a storage task failed: {err}")))?
+}
+
+#[async_trait]
+impl AuditLogStore for SeaOrmStore {
+    async fn append(
+        &self,
+        tenant_id: Uuid,
+        entries: Vec<NewAuditLog>,
+    ) -> Result<Vec<AuditLog>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let store = self.clone();
+        to_completion(async move { store.append_now(tenant_id, entries).await }).await
+    }
+
+    async fn list(
+        &self,
+        tenant_id: Uuid,
+        filter: &AuditLogFilter,
+    ) -> Result<Page<AuditLog>, StoreError> {
+        let (store, filter) = (self.clone(), filter.clone());
+        to_completion(async move { store.list_now(tenant_id, &filter).await }).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,0 +1,87 @@
+//! `auditlog-bench`: seeds a dataset on SQLite and PostgreSQL, drives HTTP load at the
+//! release server with wrk, times Hanko's query pattern on the same data, and writes
+//! BENCHMARKS.md. `make bench` runs it; `--help` lists the settings.
+#![forbid(unsafe_code)]
+
+mod args;
+mod backend;
+mod baseline_schema;
+mod closed_loop;
+mod dataset;
+mod hanko_sql;
+mod ingest;
+mod keyset;
+mod machine;
+mod params;
+mod report;
+mod run;
+mod scenario;
+mod server;
+mod stats;
+mod targets;
+mod wrk;
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args::Args::parse();
+    let started = Instant::now();
+    let json = args.dir.join("results.json");
+    if args.render_only {
+        let text = std::fs::read_to_string(&json)
+            .with_context(|| format!("cannot read {}", json.display()))?;
+        let report: report::Report = serde_json::from_str(&text)
+            .with_context(|| format!("cannot read {}", json.display()))?;
+        std::fs::write(&args.out, report::markdown(&report))
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+        eprintln!("wrote {} from {}", args.out.display(), json.display());
+        return Ok(());
+    }
+    if !args.auditlog_bin.exists() {
+        bail!(
+            "{} is missing: build it with `cargo build --release -p auditlog`",
+            args.auditlog_bin.display()
+        );
+    }
+    if tokio::process::Command::new("wrk")
+        .arg("-v")
+        .output()
+        .await
+        .is_err()
+    {
+        bail!("wrk is missing: `apt-get install -y wrk` (make bench does it)");
+    }
+    if args.secs == 0 || args.concurrency.contains(&0) || args.producers == 0 || args.batch == 0 {
+        bail!("BENCH_SECS, BENCH_CONCURRENCY, BENCH_PRODUCERS and BENCH_BATCH must be positive");
+    }
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+
+    let mut backends = Vec::new();
+    let mut targets = Vec::new();
+    for &kind in &args.backends {
+        backends.push(run::backend(&args, kind).await?);
+        targets.push(backend::Target::new(kind, &args)?);
+    }
+    let report = report::Report {
+        machine: machine::describe(&targets).await,
+        settings: report::Settings::from_args(&args),
+        backends,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    std::fs::write(&json, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("cannot write {}", json.display()))?;
+    std::fs::write(&args.out, report::markdown(&report))
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!(
+        "wrote {} and {} in {:.1} minutes",
+        args.out.display(),
+        json.display(),
+        report.wall_seconds / 60.0
+    );
+    Ok(())
+}

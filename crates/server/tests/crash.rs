@@ -1,0 +1,182 @@
+//! Crash safety: `auditlog serve` is killed with SIGKILL while 8 clients record batches
+//! concurrently, then restarted on the same database. Every entry acknowledged with 201
+//! must be listed, and every batch must be visible whole or not at all. On SQLite (a
+//! file in a temporary directory) and on PostgreSQL (a database of its own).
+
+mod common;
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use auditlog_tests::{Backend, TestDatabase};
+use common::{KEY, Server, all_ids, batch, client};
+use rand::Rng;
+use uuid::Uuid;
+
+const WRITERS: usize = 8;
+const ROUNDS: usize = 3;
+
+/// What the clients know about one batch they sent.
+#[derive(Debug)]
+struct Sent {
+    ids: Vec<Uuid>,
+    /// The server answered 201.
+    acknowledged: bool,
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    batches_acknowledged: usize,
+    entries_acknowledged: usize,
+    batches_in_flight: usize,
+    in_flight_found_whole: usize,
+    entries_found: usize,
+}
+
+/// Sends batches until the server stops answering, recording each in `sent`.
+async fn writer(server_url: (String, bool), sent: Arc<Mutex<Vec<Sent>>>, round: usize, n: usize) {
+    let (url, admin) = server_url;
+    let client = client();
+    for i in 0..100_000 {
+        let size = rand::rng().random_range(1..=40);
+        let (ids, body) = batch(size, &format!("r{round}-w{n}-b{i}"));
+        let request = if admin {
+            client.post(&url).bearer_auth(KEY)
+        } else {
+            client.post(&url).header("apiKey", KEY)
+        };
+        let outcome = request.json(&body).send().await;
+        match outcome {
+            Ok(response) => {
+                let status = response.status();
+                assert_eq!(status, 201, "before the kill every batch is stored");
+                // The 201 counts only once its body has arrived whole.
+                let acknowledged = response.bytes().await.is_ok();
+                sent.lock().expect("lock").push(Sent { ids, acknowledged });
+                if !acknowledged {
+                    return;
+                }
+            }
+            Err(_) => {
+                // The server died with this batch in flight: its fate is unknown.
+                sent.lock().expect("lock").push(Sent {
+                    ids,
+                    acknowledged: false,
+                });
+                return;
+            }
+        }
+    }
+}
+
+/// Every acknowledged entry is listed; every batch is whole or absent; nothing else is.
+async fn verify(server: &Server, sent: &Mutex<Vec<Sent>>, figures: &mut Figures) {
+    let (found, total) = all_ids(&client(), server).await;
+    let sent = sent.lock().expect("lock");
+    assert_eq!(
+        total as usize,
+        found.len(),
+        "X-Total-Count agrees with the list"
+    );
+    let mut known = HashSet::new();
+    *figures = Figures::default();
+    for batch in sent.iter() {
+        known.extend(batch.ids.iter().copied());
+        let present = batch.ids.iter().filter(|id| found.contains(id)).count();
+        if batch.acknowledged {
+            assert_eq!(
+                present,
+                batch.ids.len(),
+                "an acknowledged batch of {} entries is listed whole",
+                batch.ids.len()
+            );
+            figures.batches_acknowledged += 1;
+            figures.entries_acknowledged += batch.ids.len();
+        } else {
+            assert!(
+                present == 0 || present == batch.ids.len(),
+                "a batch in flight at the kill is whole or absent, not {present} of {}",
+                batch.ids.len()
+            );
+            figures.batches_in_flight += 1;
+            if present > 0 {
+                figures.in_flight_found_whole += 1;
+            }
+        }
+    }
+    let strangers = found.iter().filter(|id| !known.contains(id)).count();
+    assert_eq!(strangers, 0, "no entry appears that no client sent");
+    figures.entries_found = found.len();
+}
+
+async fn crash_and_restart(url: &str, backend: &str) {
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let mut figures = Figures::default();
+    for round in 0..ROUNDS {
+        let server = Server::start(url, &[]).await;
+        verify(&server, &sent, &mut figures).await;
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|n| {
+                let target = if n % 2 == 0 {
+                    (server.passkey_url(), false)
+                } else {
+                    (server.admin_url(), true)
+                };
+                tokio::spawn(writer(target, sent.clone(), round, n))
+            })
+            .collect();
+        let delay = rand::rng().random_range(300..1500);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        server.kill().await;
+        for writer in writers {
+            tokio::time::timeout(Duration::from_secs(90), writer)
+                .await
+                .expect("writers stop once the server is gone")
+                .expect("a writer saw only 201 before the kill");
+        }
+    }
+    let server = Server::start(url, &[]).await;
+    verify(&server, &sent, &mut figures).await;
+    server.kill().await;
+    assert!(
+        figures.entries_acknowledged > 0,
+        "some entries were acknowledged"
+    );
+    println!(
+        "crash[{backend}]: {ROUNDS} SIGKILLs with {WRITERS} writers; {} batches ({} entries) \
+         acknowledged, all found; {} batches in flight at a kill, {} of them found whole, \
+         none partly; {} entries listed after the last restart",
+        figures.batches_acknowledged,
+        figures.entries_acknowledged,
+        figures.batches_in_flight,
+        figures.in_flight_found_whole,
+        figures.entries_found,
+    );
+}
+
+async fn run(backend: Backend, name: &'static str) {
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let url = db.url.clone();
+    let outcome = tokio::spawn(async move { crash_and_restart(&url, name).await }).await;
+    db.drop_database().await;
+    if let Err(err) = outcome
+        && err.is_panic()
+    {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_ingestion_loses_nothing_acknowledged_sqlite() {
+    run(Backend::Sqlite, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_ingestion_loses_nothing_acknowledged_postgres() {
+    run(Backend::Postgres, "postgres").await;
+}
