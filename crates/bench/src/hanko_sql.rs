@@ -243,3 +243,44 @@ pub fn insert(target: &Target, tenant: Uuid, row: &Template, now: OffsetDateTime
         values,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::args::Args;
+
+    #[test]
+    fn list_request_is_pops_pair_of_queries() {
+        let args = Args::parse_from(["bench"]);
+        let target = Target::new(BackendKind::Postgres, &args).expect("target");
+        let filters = [
+            HankoFilter::Window(
+                datetime!(2025-12-25 0:00 UTC),
+                datetime!(2026-01-01 0:00 UTC),
+            ),
+            HankoFilter::Types(vec!["login_success".into(), "login_failure".into()]),
+            HankoFilter::Search("rossi".into()),
+        ];
+        let request = list_request(&target, Uuid::from_u128(1), &filters, 40);
+        let list = request.list.to_string();
+        assert!(
+            list.starts_with(
+                "SELECT hanko_audit_logs.actor_email, hanko_audit_logs.actor_user_id, "
+            )
+        );
+        assert!(list.contains(
+            "WHERE tenant_id = '00000000-0000-0000-0000-000000000001' \
+             AND created_at > '2025-12-25 00:00:00.000000' AND created_at < '2026-01-01 00:00:00.000000' \
+             AND type IN ('login_success','login_failure') \
+             AND (actor_email LIKE '%rossi%' OR meta_source_ip LIKE '%rossi%' \
+             OR actor_user_id::text LIKE '%rossi%') \
+             ORDER BY created_at desc LIMIT 20 OFFSET 40"
+        ));
+        let count = request.count.to_string();
+        assert!(count.starts_with("SELECT COUNT(*) AS row_count FROM (SELECT "));
+        assert!(count.ends_with("OR actor_user_id::text LIKE '%rossi%')) a"));
+    }
+}

@@ -55,6 +55,9 @@ fn log(kind: BackendKind, what: &str) {
 }
 
 fn describe(m: &Measurement) -> String {
+    if !m.has_samples() {
+        return format!("c={}: none completed within {} s", m.concurrency, m.seconds);
+    }
     let mut s = format!(
         "c={}: p50 {:.2} ms, p99 {:.2} ms, {:.0} req/s",
         m.concurrency, m.p50_ms, m.p99_ms, m.rps
@@ -111,7 +114,8 @@ impl Bench<'_> {
             return;
         }
         let sql = "SELECT COUNT(*) AS n FROM pg_stat_activity \
-                   WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()";
+                   WHERE datname = current_database() AND backend_type = 'client backend' \
+                   AND state = 'active' AND pid <> pg_backend_pid()";
         let started = Instant::now();
         while started.elapsed() < std::time::Duration::from_secs(60) {
             let busy = self
