@@ -17,7 +17,7 @@ use crate::{
     counts,
     entity::audit_log::{Column, Entity},
     error::db_error,
-    terms,
+    terms::{self, Search},
 };
 
 /// The escape character of the `LIKE` patterns that
@@ -93,14 +93,14 @@ pub async fn list_in<C: ConnectionTrait>(
     if let Some(q) = filter.q() {
         // The search index turns `q` into the exact values that contain it.
         match terms::matching(conn, tenant_id, q, &like_contains_pattern(q)).await? {
-            Some(Some(values)) => matching = matching.add(values),
-            Some(None) => {
+            Search::Values(values) => matching = matching.add(values),
+            Search::Nothing => {
                 return Ok(Page {
                     items: Vec::new(),
                     total: 0,
                 });
             }
-            None => {}
+            Search::Scan => {}
         }
     }
     let page = filter.page();

@@ -80,17 +80,27 @@ struct Term {
     key: Option<Vec<u8>>,
 }
 
-/// What `q` matches among the tenant's values, as a condition on entries that the
-/// b-tree indexes serve: `Some(None)` when nothing matches, `None` when the index
-/// cannot narrow (`q` too short, or too many values match).
+/// What the search index makes of `q`.
+#[derive(Debug)]
+pub enum Search {
+    /// The index cannot narrow (`q` too short, or too many values match): the entries
+    /// are matched by scanning.
+    Scan,
+    /// No value of the tenant contains `q`: no entry can match.
+    Nothing,
+    /// Exactly the entries holding one of these values, found by the b-tree indexes.
+    Values(Condition),
+}
+
+/// What `q` matches among the tenant's values.
 pub async fn matching<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
     q: &str,
     escaped_pattern: &str,
-) -> Result<Option<Option<Condition>>, StoreError> {
+) -> Result<Search, StoreError> {
     if q.chars().count() < MIN_CHARS {
-        return Ok(None);
+        return Ok(Search::Scan);
     }
     let backend = conn.get_database_backend();
     let statement = match backend {
@@ -124,10 +134,10 @@ pub async fn matching<C: ConnectionTrait>(
         .await
         .map_err(db_error)?;
     if terms.len() > MAX_TERMS {
-        return Ok(None);
+        return Ok(Search::Scan);
     }
     if terms.is_empty() {
-        return Ok(Some(None));
+        return Ok(Search::Nothing);
     }
     let (mut keys, mut users, mut emails) = (Vec::new(), Vec::new(), Vec::new());
     for term in terms {
@@ -148,5 +158,5 @@ pub async fn matching<C: ConnectionTrait>(
     if !emails.is_empty() {
         any = any.add(Column::ActorEmailCi.is_in(emails));
     }
-    Ok(Some(Some(any)))
+    Ok(Search::Values(any))
 }
