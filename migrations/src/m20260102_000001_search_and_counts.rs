@@ -45,12 +45,16 @@ pub fn day_sql() -> String {
 }
 
 /// The distinct searchable values of the rows of `source` (a table or CTE with the
-/// columns of `audit_logs`), as rows of `audit_log_terms` (`UNION` removes repeats).
+/// columns of `audit_logs`), as rows of `audit_log_terms`: each field grouped on its
+/// own (a hash each, where one `UNION` would sort every row), the fields disjoint.
 pub fn terms_of_sql(source: &str) -> String {
     format!(
         "SELECT tenant_id, 0, meta_source_ip, ip_key FROM {source} \
-         UNION SELECT tenant_id, 1, actor_user_id_ci, NULL FROM {source} WHERE actor_user_id_ci IS NOT NULL \
-         UNION SELECT tenant_id, 2, actor_email_ci, NULL FROM {source} WHERE actor_email_ci IS NOT NULL"
+           GROUP BY tenant_id, meta_source_ip, ip_key \
+         UNION ALL SELECT tenant_id, 1, actor_user_id_ci, NULL FROM {source} \
+           WHERE actor_user_id_ci IS NOT NULL GROUP BY tenant_id, actor_user_id_ci \
+         UNION ALL SELECT tenant_id, 2, actor_email_ci, NULL FROM {source} \
+           WHERE actor_email_ci IS NOT NULL GROUP BY tenant_id, actor_email_ci"
     )
 }
 

@@ -67,9 +67,6 @@ pub struct Args {
     /// The loopback port the server listens on.
     #[arg(long, env = "BENCH_PORT", default_value_t = 18_471)]
     pub port: u16,
-    /// How many `auditlog seed` processes run at once on PostgreSQL (SQLite: one).
-    #[arg(long, env = "BENCH_SEED_JOBS", default_value_t = 2)]
-    pub seed_jobs: usize,
     /// Keep a dataset that already has the expected number of entries instead of
     /// seeding it again (for iterating on the harness; the report says so).
     #[arg(long, env = "BENCH_REUSE", default_value_t = false)]

@@ -36,7 +36,6 @@ pub struct Settings {
     pub producers: usize,
     pub batch: usize,
     pub pool: u32,
-    pub seed_jobs: usize,
     pub default_dataset: bool,
 }
 
@@ -54,7 +53,6 @@ impl Settings {
             producers: args.producers,
             batch: args.batch,
             pool: args.pool,
-            seed_jobs: args.seed_jobs,
             default_dataset: args.n1 == 1_000_000
                 && args.n2 == 1_000_000
                 && args.other_tenants == 99
@@ -247,15 +245,15 @@ fn dataset_section(out: &mut String, report: &Report) {
             "reused from an earlier run (not seeded again; it may hold the entries of an earlier S6)".to_owned()
         } else {
             format!(
-                "seeded in {:.1} s, {} entries/s, {} (main tenant alone: `{}`)",
+                "seeded in {:.1} s, {} entries/s, by one `auditlog seed` process ({})",
                 b.seed.seconds,
                 thousands(b.seed.entries_per_sec.round() as u64),
-                if b.seed.jobs == 1 {
-                    "one `auditlog seed` process at a time".to_owned()
-                } else {
-                    format!("{} `auditlog seed` processes at a time", b.seed.jobs)
-                },
-                b.seed.main_tenant_line.trim()
+                b.seed
+                    .lines
+                    .iter()
+                    .map(|l| format!("`{}`", l.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", then ")
             )
         };
         let baseline = b.baseline_build.as_ref().map_or("reused".to_owned(), |x| {

@@ -31,6 +31,47 @@ pub struct SeedArgs {
     /// The newest possible time (RFC 3339); now when absent.
     #[arg(long, value_parser = parse_time)]
     pub end: Option<OffsetDateTime>,
+    /// Also write to this many more tenants, with the ids
+    /// 00000000-0000-4000-8000-000000000001 and up (the i-th from seed + i).
+    #[arg(long, default_value_t = 0)]
+    pub other_tenants: u32,
+    /// How many entries to spread evenly over the other tenants.
+    #[arg(long, default_value_t = 0)]
+    pub other_count: u64,
+}
+
+/// The id of the i-th other tenant (from 1).
+pub fn other_tenant(i: u32) -> Uuid {
+    Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0000 | u128::from(i))
+}
+
+/// One tenant's part of a run.
+struct Part {
+    tenant: Uuid,
+    count: u64,
+    seed: u64,
+}
+
+/// The parts of a run: `--tenant` first, then the others with `--other-count` split as
+/// evenly as whole entries allow.
+fn parts(args: &SeedArgs, seed: u64) -> Vec<Part> {
+    let mut parts = vec![Part {
+        tenant: args.tenant,
+        count: args.count,
+        seed,
+    }];
+    let others = u64::from(args.other_tenants);
+    for i in 1..=args.other_tenants {
+        let n = u64::from(i);
+        let count = args.other_count / others + u64::from(n <= args.other_count % others);
+        parts.push(Part {
+            tenant: other_tenant(i),
+            count,
+            seed: seed.wrapping_add(n),
+        });
+    }
+    parts.retain(|part| part.count > 0);
+    parts
 }
 
 fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
@@ -210,78 +251,130 @@ fn request_id(rng: &mut StdRng) -> String {
         .collect()
 }
 
-/// Entries a chunk: one transaction, one statement on PostgreSQL.
-const CHUNK: u64 = 5_000;
+/// Entries a chunk: one statement on PostgreSQL, one transaction when the store holds
+/// entries already.
+const CHUNK: u64 = 10_000;
 
 pub async fn run(store: &SeaOrmStore, args: SeedArgs) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or_else(rand::random);
     let end = args.end.unwrap_or_else(OffsetDateTime::now_utc);
+    let parts = parts(&args, seed);
+    let total: u64 = parts.iter().map(|part| part.count).sum();
     eprintln!(
-        "seeding {} entries into tenant {} over {} days (--seed {seed} --end {})",
+        "seeding {} entries into tenant {}{} over {} days (--seed {seed} --end {})",
         args.count,
         args.tenant,
+        if args.other_tenants > 0 {
+            format!(
+                " and {} over {} other tenants",
+                args.other_count, args.other_tenants
+            )
+        } else {
+            String::new()
+        },
         args.days,
         timestamp::format(end)
     );
-    let progress = ProgressBar::new(args.count).with_style(
+    let progress = ProgressBar::new(total).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} entries, {per_sec}, eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
 
-    // Generation runs on its own thread, a few chunks ahead of the writers.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<NewAuditLog>>(4);
-    let (count, days) = (args.count, args.days);
+    // Generation runs on its own thread, a few chunks ahead of the writer.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Uuid, Vec<NewAuditLog>)>(4);
+    let days = args.days;
     let generator = tokio::task::spawn_blocking(move || {
-        let mut generator = Generator::new(seed, count, days, end);
-        let mut left = count;
-        while left > 0 {
-            let n = left.min(CHUNK);
-            let chunk: Vec<NewAuditLog> = (0..n).map(|_| generator.next_entry()).collect();
-            if tx.blocking_send(chunk).is_err() {
-                break;
+        for part in parts {
+            let mut generator = Generator::new(part.seed, part.count, days, end);
+            let mut left = part.count;
+            while left > 0 {
+                let n = left.min(CHUNK);
+                let chunk: Vec<NewAuditLog> = (0..n).map(|_| generator.next_entry()).collect();
+                if tx.blocking_send((part.tenant, chunk)).is_err() {
+                    return;
+                }
+                left -= n;
             }
-            left -= n;
         }
     });
-    // PostgreSQL takes chunks on two connections at once; SQLite has one writer anyway.
-    let writers = if store.connection().get_database_backend() == sea_orm::DbBackend::Postgres {
-        2
-    } else {
-        1
-    };
-    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
-    let mut tasks = Vec::new();
-    for _ in 0..writers {
-        let (store, rx, progress, tenant) =
-            (store.clone(), rx.clone(), progress.clone(), args.tenant);
-        tasks.push(tokio::spawn(async move {
-            let mut new = 0u64;
-            loop {
-                let Some(chunk) = rx.lock().await.recv().await else {
-                    break;
-                };
-                let n = chunk.len() as u64;
-                new += store
-                    .import(tenant, chunk)
-                    .await
-                    .context("cannot store the entries")?;
-                progress.inc(n);
-            }
-            anyhow::Ok(new)
-        }));
+    let mut import = store
+        .bulk_import()
+        .await
+        .context("cannot start loading the entries")?;
+    if import.rebuilds_indexes() {
+        eprintln!("the store holds no entries: one transaction, indexes built at the end");
     }
-    let mut new = 0;
-    for task in tasks {
-        new += task.await??;
+    while let Some((tenant, chunk)) = rx.recv().await {
+        let n = chunk.len() as u64;
+        import
+            .add(tenant, chunk)
+            .await
+            .context("cannot store the entries")?;
+        progress.inc(n);
     }
     generator.await?;
     progress.finish_and_clear();
+    let loaded = started.elapsed().as_secs_f64();
+    let rebuilds = import.rebuilds_indexes();
+    if rebuilds {
+        eprintln!(
+            "inserted {total} entries in {loaded:.1} s ({:.0} entries/s); building the indexes, counts and search terms",
+            total as f64 / loaded.max(1e-9)
+        );
+    }
+    let new = import
+        .finish()
+        .await
+        .context("cannot finish loading the entries")?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "seeded {} entries ({new} new) in {secs:.1} s ({:.0} entries/s)",
-        args.count,
-        args.count as f64 / secs.max(1e-9)
+        "seeded {total} entries ({new} new) in {secs:.1} s ({:.0} entries/s){}",
+        total as f64 / secs.max(1e-9),
+        if rebuilds {
+            format!(
+                ", indexes, counts and terms built in {:.1} s",
+                secs - loaded
+            )
+        } else {
+            String::new()
+        }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        seed: SeedArgs,
+    }
+
+    #[test]
+    fn other_count_is_split_exactly_over_distinct_tenants() {
+        let cli = Cli::parse_from([
+            "seed",
+            "--count",
+            "10",
+            "--other-tenants",
+            "99",
+            "--other-count",
+            "1000",
+        ]);
+        let parts = parts(&cli.seed, 7);
+        assert_eq!(parts.len(), 100);
+        assert_eq!(parts.iter().map(|p| p.count).sum::<u64>(), 1010);
+        assert!(parts[1..].iter().all(|p| p.count == 10 || p.count == 11));
+        let mut tenants: Vec<Uuid> = parts.iter().map(|p| p.tenant).collect();
+        tenants.sort();
+        tenants.dedup();
+        assert_eq!(tenants.len(), 100);
+        assert_eq!(parts[0].tenant, auditlog_domain::DEFAULT_TENANT_ID);
+        assert_eq!((parts[0].seed, parts[5].seed), (7, 12));
+    }
 }

@@ -188,6 +188,18 @@ async fn insert_new_postgres<C: ConnectionTrait>(
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
+    let values = postgres_arrays(&rows);
+    let statement =
+        Statement::from_sql_and_values(DbBackend::Postgres, POSTGRES_INSERT.as_str(), values);
+    let inserted = conn.query_all_raw(statement).await.map_err(db_error)?;
+    inserted
+        .into_iter()
+        .map(|row| row.try_get::<Uuid>("", "id").map_err(db_error))
+        .collect()
+}
+
+/// The rows as the 15 arrays of [`POSTGRES_INSERT`] and [`POSTGRES_BULK_INSERT`].
+pub(crate) fn postgres_arrays(rows: &[audit_log::Model]) -> Vec<Value> {
     // Arrays cannot carry NULL here; the nullable texts travel as "" and come back as
     // NULL. Validation turns an empty optional field into an absent one, and details
     // are never empty JSON, so "" stands for nothing else.
@@ -200,7 +212,7 @@ async fn insert_new_postgres<C: ConnectionTrait>(
             .collect::<Vec<String>>()
             .into()
     }
-    let values: Vec<Value> = vec![
+    vec![
         rows.iter()
             .map(|r| r.tenant_id)
             .collect::<Vec<Uuid>>()
@@ -210,7 +222,7 @@ async fn insert_new_postgres<C: ConnectionTrait>(
             .map(|r| r.r#type.clone())
             .collect::<Vec<String>>()
             .into(),
-        texts(&rows, |r| &r.error),
+        texts(rows, |r| &r.error),
         rows.iter()
             .map(|r| r.meta_http_request_id.clone())
             .collect::<Vec<String>>()
@@ -227,11 +239,11 @@ async fn insert_new_postgres<C: ConnectionTrait>(
             .map(|r| r.meta_user_agent.clone())
             .collect::<Vec<String>>()
             .into(),
-        texts(&rows, |r| &r.actor_user_id),
-        texts(&rows, |r| &r.actor_user_id_ci),
-        texts(&rows, |r| &r.actor_email),
-        texts(&rows, |r| &r.actor_email_ci),
-        texts(&rows, |r| &r.details),
+        texts(rows, |r| &r.actor_user_id),
+        texts(rows, |r| &r.actor_user_id_ci),
+        texts(rows, |r| &r.actor_email),
+        texts(rows, |r| &r.actor_email_ci),
+        texts(rows, |r| &r.details),
         rows.iter()
             .map(|r| r.created_at)
             .collect::<Vec<i64>>()
@@ -240,27 +252,23 @@ async fn insert_new_postgres<C: ConnectionTrait>(
             .map(|r| r.updated_at)
             .collect::<Vec<i64>>()
             .into(),
-    ];
-    let statement =
-        Statement::from_sql_and_values(DbBackend::Postgres, POSTGRES_INSERT.as_str(), values);
-    let inserted = conn.query_all_raw(statement).await.map_err(db_error)?;
-    inserted
-        .into_iter()
-        .map(|row| row.try_get::<Uuid>("", "id").map_err(db_error))
-        .collect()
+    ]
 }
+
+/// The rows of [`postgres_arrays`] straight into `audit_logs`, for a bulk load.
+pub(crate) const POSTGRES_BULK_INSERT: &str = "INSERT INTO audit_logs (tenant_id, id, type, error, \
+   meta_http_request_id, meta_source_ip, ip_key, meta_user_agent, actor_user_id, actor_user_id_ci, \
+   actor_email, actor_email_ci, details, created_at, updated_at) \
+   SELECT t, i, ty, NULLIF(e, ''), rid, ip, k, ua, NULLIF(u, ''), NULLIF(uci, ''), NULLIF(em, ''), \
+     NULLIF(emci, ''), NULLIF(d, ''), c, up \
+   FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], \
+     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[]) \
+     AS x (t, i, ty, e, rid, ip, k, ua, u, uci, em, emci, d, c, up)";
 
 /// The statement of [`insert_new_postgres`], built once from constants.
 static POSTGRES_INSERT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH inserted AS ( \
-           INSERT INTO audit_logs (tenant_id, id, type, error, meta_http_request_id, meta_source_ip, ip_key, \
-             meta_user_agent, actor_user_id, actor_user_id_ci, actor_email, actor_email_ci, details, created_at, updated_at) \
-           SELECT t, i, ty, NULLIF(e, ''), rid, ip, k, ua, NULLIF(u, ''), NULLIF(uci, ''), NULLIF(em, ''), \
-             NULLIF(emci, ''), NULLIF(d, ''), c, up \
-           FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], \
-             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[]) \
-             AS x (t, i, ty, e, rid, ip, k, ua, u, uci, em, emci, d, c, up) \
+        "WITH inserted AS ({POSTGRES_BULK_INSERT} \
            ON CONFLICT (tenant_id, id) DO NOTHING \
            RETURNING id, tenant_id, created_at, meta_source_ip, ip_key, actor_user_id_ci, actor_email_ci), \
          terms AS ( \

@@ -107,6 +107,14 @@ impl SeaOrmStore {
         }
     }
 
+    /// [`SeaOrmStore::writer_turn`] for work that outlives a borrow of the store.
+    pub(crate) async fn writer_turn_owned(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.sqlite_writer {
+            Some(writer) => Some(Arc::clone(writer).lock_owned().await),
+            None => None,
+        }
+    }
+
     /// The connection, for example to begin a transaction for [`crate::append_in`].
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db

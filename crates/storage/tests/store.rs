@@ -13,6 +13,8 @@ mod connection;
 mod filters;
 #[path = "store/idempotency.rs"]
 mod idempotency;
+#[path = "store/import.rs"]
+mod import;
 #[path = "store/keys.rs"]
 mod keys;
 #[path = "store/pages.rs"]
@@ -54,6 +56,10 @@ backend_tests! {
     pages::uuid_order_equals_rust_order,
     pages::offset_pages_and_pages_past_the_last,
     pages::keyset_pages_visit_every_entry_once,
+    import::bulk_import_into_an_empty_store_builds_indexes_counts_and_terms,
+    import::bulk_import_into_a_store_with_entries_adds_batch_by_batch,
+    import::bulk_import_refusing_an_entry_leaves_the_store_empty,
+    import::bulk_import_of_one_id_twice_stores_nothing,
     keys::tenants_are_created_once,
     keys::keys_register_find_list_revoke,
     keys::registering_an_existing_secret_returns_the_stored_key,
