@@ -9,7 +9,7 @@ use std::{
 use auditlog_domain::{
     AuditLog, NewAuditLog, StoreError, entry::timestamp::to_micros, store::prepare_batch,
 };
-use auditlog_migrations::{day_sql, terms_of_sql};
+use auditlog_migrations::terms_of_sql;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TryInsertResult,
     Value,
@@ -147,11 +147,34 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
         by_id.insert(entry.id, entry);
     }
     rows.sort_unstable_by_key(|row| row.id);
-    if conn.get_database_backend() == DbBackend::Postgres {
-        return insert_new_postgres(conn, rows).await;
-    }
-    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
+    let inserted = if conn.get_database_backend() == DbBackend::Postgres {
+        // The new terms are recorded by the same statement.
+        insert_new_postgres(conn, rows).await?
+    } else {
+        let inserted = insert_new_sqlite(conn, rows).await?;
+        let new_entries = inserted.iter().filter_map(|id| by_id.get(id).copied());
+        terms::add(conn, tenant_id, new_entries).await?;
+        inserted
+    };
     let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
+    for entry in inserted.iter().filter_map(|id| by_id.get(id)) {
+        *per_day
+            .entry(counts::day_of(to_micros(entry.created_at)))
+            .or_default() += 1;
+    }
+    // Last, so that the day's row, which every writer of the day updates, stays locked
+    // only until the commit that follows.
+    counts::add(conn, tenant_id, &per_day).await?;
+    Ok(inserted)
+}
+
+/// Inserts rows with `ON CONFLICT DO NOTHING`, a few hundred a statement; returns the
+/// ids inserted.
+async fn insert_new_sqlite<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<audit_log::Model>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<audit_log::ActiveModel> =
@@ -162,25 +185,15 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
             .await
             .map_err(db_error)?;
         if let TryInsertResult::Inserted(keys) = keys {
-            for (_, id) in keys {
-                if let Some(entry) = by_id.get(&id) {
-                    *per_day
-                        .entry(counts::day_of(to_micros(entry.created_at)))
-                        .or_default() += 1;
-                }
-                inserted.insert(id);
-            }
+            inserted.extend(keys.into_iter().map(|(_, id)| id));
         }
     }
-    counts::add(conn, tenant_id, &per_day).await?;
-    let new_entries = inserted.iter().filter_map(|id| by_id.get(id).copied());
-    terms::add(conn, tenant_id, new_entries).await?;
     Ok(inserted)
 }
 
-/// PostgreSQL does all of [`insert_new`] in one statement: the rows travel as 15 arrays
-/// (a few parameters however large the batch), and the counts and terms grow in CTEs
-/// from what was actually inserted.
+/// PostgreSQL inserts the rows and their new terms in one statement: the rows travel
+/// as 15 arrays (a few parameters however large the batch), and the terms grow in a
+/// CTE from what was actually inserted.
 async fn insert_new_postgres<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<audit_log::Model>,
@@ -274,13 +287,8 @@ static POSTGRES_INSERT: LazyLock<String> = LazyLock::new(|| {
          terms AS ( \
            INSERT INTO audit_log_terms (tenant_id, field, value, key) \
            SELECT * FROM ({terms}) AS t ORDER BY 1, 2, 3 \
-           ON CONFLICT DO NOTHING), \
-         counted AS ( \
-           INSERT INTO audit_log_counts (tenant_id, day, entries) \
-           SELECT tenant_id, {day}, COUNT(*) FROM inserted GROUP BY 1, 2 ORDER BY 1, 2 \
-           ON CONFLICT (tenant_id, day) DO UPDATE SET entries = audit_log_counts.entries + EXCLUDED.entries) \
+           ON CONFLICT DO NOTHING) \
          SELECT id FROM inserted",
-        day = day_sql(),
         terms = terms_of_sql("inserted"),
     )
 });

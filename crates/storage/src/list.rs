@@ -78,9 +78,22 @@ fn after(cursor: &Cursor) -> Condition {
         )
 }
 
-/// Offsets below this are skipped by the database; deeper unfiltered pages seek to
-/// their day through the daily counts first.
-const SEEK_FROM_OFFSET: u64 = 10_000;
+/// The entries at or after the entry `(created_at, id)` in the order `created_at desc,
+/// id desc`.
+fn from(created_at: i64, id: Uuid) -> Condition {
+    Condition::all().add(Column::CreatedAt.lte(created_at)).add(
+        Condition::any()
+            .add(Column::CreatedAt.lt(created_at))
+            .add(Column::Id.lte(id)),
+    )
+}
+
+/// Offsets from this on: an unfiltered page first seeks to its day through the daily
+/// counts (read anyway for the total); the rows still to skip are then skipped in a
+/// query of their own that reads only the sort columns (from the index alone, where it
+/// covers the filter), and the page is read from the entry found, so the rows skipped
+/// are never fetched whole.
+const DEFER_FROM_OFFSET: u64 = 1_000;
 
 /// The page of `tenant_id`'s entries that `filter` asks for, newest first, and how many
 /// match in all, read on `conn` (a connection or the caller's transaction).
@@ -116,6 +129,8 @@ pub async fn list_in<C: ConnectionTrait>(
         .order_by_desc(Column::CreatedAt)
         .order_by_desc(Column::Id)
         .limit(page.per_page());
+    // An offset past the last entry, found while skipping: the page is empty.
+    let mut past_the_end = false;
     match page {
         PageRequest::Offset { .. } => {
             let mut offset = page.offset();
@@ -124,7 +139,7 @@ pub async fn list_in<C: ConnectionTrait>(
                     "offset {offset} is beyond what the database can count"
                 )));
             }
-            if let Some(days) = days.as_deref().filter(|_| offset >= SEEK_FROM_OFFSET) {
+            if let Some(days) = days.as_deref().filter(|_| offset >= DEFER_FROM_OFFSET) {
                 match counts::seek(days, offset) {
                     Some((before, skip)) => {
                         select = select.filter(Column::CreatedAt.lt(before));
@@ -139,17 +154,39 @@ pub async fn list_in<C: ConnectionTrait>(
                     }
                 }
             }
-            select = select.offset(offset);
+            if offset >= DEFER_FROM_OFFSET {
+                let first: Option<(i64, Uuid)> = select
+                    .clone()
+                    .select_only()
+                    .column(Column::CreatedAt)
+                    .column(Column::Id)
+                    .offset(offset)
+                    .limit(1)
+                    .into_tuple()
+                    .one(conn)
+                    .await
+                    .map_err(db_error)?;
+                match first {
+                    Some((created_at, id)) => select = select.filter(from(created_at, id)),
+                    None => past_the_end = true,
+                }
+            } else {
+                select = select.offset(offset);
+            }
         }
         PageRequest::After { cursor, .. } => select = select.filter(after(&cursor)),
     }
-    let items = select
-        .all(conn)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(entry_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = if past_the_end {
+        Vec::new()
+    } else {
+        select
+            .all(conn)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(entry_from_row)
+            .collect::<Result<Vec<_>, _>>()?
+    };
     let returned = items.len() as u64;
     let total = match (page, days) {
         (_, Some(days)) => days.iter().map(|(_, n)| n).sum(),

@@ -56,6 +56,7 @@ backend_tests! {
     pages::uuid_order_equals_rust_order,
     pages::offset_pages_and_pages_past_the_last,
     pages::keyset_pages_visit_every_entry_once,
+    pages::deep_offset_pages_match_the_full_order,
     import::bulk_import_into_an_empty_store_builds_indexes_counts_and_terms,
     import::bulk_import_into_a_store_with_entries_adds_batch_by_batch,
     import::bulk_import_refusing_an_entry_leaves_the_store_empty,

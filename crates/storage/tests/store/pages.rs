@@ -1,6 +1,6 @@
 //! Order and pagination: offset pages, pages past the end, keyset pages.
 
-use auditlog_domain::{AuditLogFilter, AuditLogStore, Cursor, PageRequest};
+use auditlog_domain::{AuditLog, AuditLogFilter, AuditLogStore, AuditLogType, Cursor, PageRequest};
 use auditlog_storage::SeaOrmStore;
 use uuid::Uuid;
 
@@ -184,4 +184,66 @@ pub async fn keyset_pages_visit_every_entry_once(store: SeaOrmStore) {
         .await
         .expect("list");
     assert_eq!(ids(&next), newest_first(&stored)[3..6].to_vec());
+}
+
+pub async fn deep_offset_pages_match_the_full_order(store: SeaOrmStore) {
+    let tenant = Uuid::new_v4();
+    // 1,500 entries over five days, many sharing a created_at, every third a failure:
+    // deep offsets seek to their day (unfiltered), are skipped in a query of their own,
+    // and the page must start exactly there.
+    let entries: Vec<_> = (0..1500)
+        .map(|i| {
+            let at = format!("2024-01-0{}T00:{:02}:00Z", 1 + i % 5, i % 50);
+            let mut e = entry("10.0.0.1", &at);
+            if i % 3 == 0 {
+                e.r#type = AuditLogType::LoginFailure;
+            }
+            e
+        })
+        .collect();
+    let stored = store.append(tenant, entries).await.expect("append");
+    let order = newest_first(&stored);
+    let failures: Vec<AuditLog> = stored
+        .iter()
+        .filter(|e| e.r#type == AuditLogType::LoginFailure)
+        .cloned()
+        .collect();
+    let failure_order = newest_first(&failures);
+    for (page, per_page) in [
+        (11, 100),
+        (15, 100),
+        (16, 100),
+        (21, 70),
+        (34, 30),
+        (1000, 2),
+    ] {
+        let (p, n) = (page.to_string(), per_page.to_string());
+        let got = store
+            .list(tenant, &filter(&[("page", &p), ("per_page", &n)]))
+            .await
+            .expect("list");
+        let from = ((page - 1) * per_page).min(1500);
+        let to = (page * per_page).min(1500);
+        assert_eq!(got.total, 1500);
+        assert_eq!(
+            ids(&got),
+            order[from..to].to_vec(),
+            "page {page} of {per_page}"
+        );
+        let got = store
+            .list(
+                tenant,
+                &filter(&[("type", "login_failure"), ("page", &p), ("per_page", &n)]),
+            )
+            .await
+            .expect("list");
+        let from = ((page - 1) * per_page).min(500);
+        let to = (page * per_page).min(500);
+        assert_eq!(got.total, 500, "page {page} of {per_page}, filtered");
+        assert_eq!(
+            ids(&got),
+            failure_order[from..to].to_vec(),
+            "page {page} of {per_page}, filtered"
+        );
+    }
 }
