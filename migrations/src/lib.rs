@@ -11,8 +11,10 @@ use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_create_tables;
 mod m20260102_000001_search_and_counts;
+mod m20260103_000001_search_words;
 
 pub use m20260102_000001_search_and_counts::{DAY_MICROS, day_sql, terms_of_sql};
+pub use m20260103_000001_search_words::search_words_sql;
 
 /// Applies auditlog's migrations: `Migrator::up(&db, None)` brings a database to the
 /// newest schema.
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260101_000001_create_tables::Migration),
             Box::new(m20260102_000001_search_and_counts::Migration),
+            Box::new(m20260103_000001_search_words::Migration),
         ]
     }
 }

@@ -28,6 +28,26 @@ const LIKE_ESCAPE: char = '\\';
 /// pagination aside: the SQL meaning of [`AuditLogFilter::matches`]. Every value is a
 /// bound parameter.
 pub fn condition(tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
+    let condition = condition_but_q(tenant_id, filter);
+    match filter.q() {
+        Some(q) => condition.add(q_condition(q)),
+        None => condition,
+    }
+}
+
+/// `q` as a scan: a case-insensitive substring of the address, user id or e-mail.
+fn q_condition(q: &str) -> Condition {
+    // `q` is held case-folded; the address text is lowercase already.
+    let pattern = like_contains_pattern(q);
+    let like = || LikeExpr::new(pattern.clone()).escape(LIKE_ESCAPE);
+    Condition::any()
+        .add(Column::MetaSourceIp.like(like()))
+        .add(Column::ActorUserIdCi.like(like()))
+        .add(Column::ActorEmailCi.like(like()))
+}
+
+/// [`condition`] without `q`.
+fn condition_but_q(tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
     let mut condition = Condition::all().add(Column::TenantId.eq(tenant_id));
     if let Some(start) = filter.start_time() {
         condition = condition.add(Column::CreatedAt.gte(to_micros(start)));
@@ -51,17 +71,6 @@ pub fn condition(tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
     if let Some(ip) = filter.meta_source_ip() {
         let (low, high) = ip.key_range();
         condition = condition.add(Column::IpKey.between(low.to_vec(), high.to_vec()));
-    }
-    if let Some(q) = filter.q() {
-        // `q` is held case-folded; the address text is lowercase already.
-        let pattern = like_contains_pattern(q);
-        let like = || LikeExpr::new(pattern.clone()).escape(LIKE_ESCAPE);
-        condition = condition.add(
-            Condition::any()
-                .add(Column::MetaSourceIp.like(like()))
-                .add(Column::ActorUserIdCi.like(like()))
-                .add(Column::ActorEmailCi.like(like())),
-        );
     }
     condition
 }
@@ -102,9 +111,11 @@ pub async fn list_in<C: ConnectionTrait>(
     tenant_id: Uuid,
     filter: &AuditLogFilter,
 ) -> Result<Page<AuditLog>, StoreError> {
-    let mut matching = condition(tenant_id, filter);
+    let mut matching = condition_but_q(tenant_id, filter);
     if let Some(q) = filter.q() {
-        // The search index turns `q` into the exact values that contain it.
+        // The search index turns `q` into the exact values that contain it: an entry
+        // holds one of them exactly when it matches `q`, so the indexes of those
+        // columns answer alone (counts included) without a substring test per row.
         match terms::matching(conn, tenant_id, q, &like_contains_pattern(q)).await? {
             Search::Values(values) => matching = matching.add(values),
             Search::Nothing => {
@@ -113,7 +124,7 @@ pub async fn list_in<C: ConnectionTrait>(
                     total: 0,
                 });
             }
-            Search::Scan => {}
+            Search::Scan => matching = matching.add(q_condition(q)),
         }
     }
     let page = filter.page();

@@ -67,7 +67,7 @@ impl SeaOrmStore {
             .sqlx_logging(false);
         match scheme.as_deref() {
             Some("sqlite") => configure_sqlite(&mut connect, url),
-            Some("postgres" | "postgresql") => {}
+            Some("postgres" | "postgresql") => configure_postgres(&mut connect),
             _ => {
                 return Err(StoreError::Backend(
                     "unsupported database URL: use sqlite://..., postgres://... or postgresql://...".to_owned(),
@@ -124,6 +124,14 @@ impl SeaOrmStore {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await.map_err(db_error)
     }
+}
+
+/// Settings for every pooled connection: each execution of a prepared statement is
+/// planned for its own values. A plan made once for any values cannot tell a tenant of
+/// a million entries from one of a hundred, nor a rare search term from a common one,
+/// and picks scans that take many times longer than the query planned with its values.
+fn configure_postgres(connect: &mut ConnectOptions) {
+    connect.map_sqlx_postgres_opts(|opts| opts.options([("plan_cache_mode", "force_custom_plan")]));
 }
 
 /// Pragmas for every pooled connection: durable commits, waiting for locks, and a file

@@ -2,9 +2,10 @@
 //! when a value first appears, and read to turn `q` into exact values that the entries'
 //! b-tree indexes find.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::LazyLock};
 
 use auditlog_domain::{AuditLog, StoreError, ip, text::fold_case};
+use auditlog_migrations::search_words_sql;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Statement,
     sea_query::Condition,
@@ -73,6 +74,16 @@ pub async fn add<'a, C: ConnectionTrait>(
     Ok(())
 }
 
+/// The lookup of [`matching`] on PostgreSQL, built once from constants.
+static POSTGRES_LOOKUP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT field, value, key FROM audit_log_terms \
+         WHERE tenant_id = $1 AND {} LIKE {} ESCAPE '\\' AND value LIKE $2 ESCAPE '\\' LIMIT $3",
+        search_words_sql("value"),
+        search_words_sql("$2"),
+    )
+});
+
 #[derive(Debug, FromQueryResult)]
 struct Term {
     field: i16,
@@ -104,10 +115,10 @@ pub async fn matching<C: ConnectionTrait>(
     }
     let backend = conn.get_database_backend();
     let statement = match backend {
+        // The index covers the values as single words; the exact LIKE decides.
         DbBackend::Postgres => Statement::from_sql_and_values(
             backend,
-            "SELECT field, value, key FROM audit_log_terms \
-             WHERE tenant_id = $1 AND value LIKE $2 ESCAPE '\\' LIMIT $3",
+            POSTGRES_LOOKUP.as_str(),
             [
                 tenant_id.into(),
                 escaped_pattern.into(),
