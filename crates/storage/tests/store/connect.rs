@@ -110,3 +110,26 @@ async fn unreachable_postgres_is_unavailable_and_hides_the_password() {
     assert!(matches!(&err, StoreError::Unavailable(_)), "{err:?}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_plans_every_query_for_its_values_on_every_pooled_connection() {
+    crate::common::run(crate::common::Backend::Postgres, |store| async move {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(store.connection().begin().await.expect("begin"));
+        }
+        for txn in &held {
+            let row = txn
+                .query_one_raw(Statement::from_string(
+                    txn.get_database_backend(),
+                    "SHOW plan_cache_mode",
+                ))
+                .await
+                .expect("show")
+                .expect("a row");
+            let mode: String = row.try_get_by_index(0).expect("a value");
+            assert_eq!(mode, "force_custom_plan");
+        }
+    })
+    .await;
+}
