@@ -75,14 +75,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let client = reqwest::Client::new();
-    for password in ["wrong", "correct horse battery staple"] {
+    for (attempt, password) in ["wrong", "correct horse battery staple"]
+        .into_iter()
+        .enumerate()
+    {
         let response = client
             .post(format!("http://{addr}/login"))
             .header("x-forwarded-for", "203.0.113.50")
-            .header(
-                "x-request-id",
-                format!("login-{password}").replace(' ', "-"),
-            )
+            .header("x-request-id", format!("login-attempt-{}", attempt + 1))
             .header("user-agent", "example-browser/1.0")
             .json(&json!({"email": "jsmith@example.com", "password": password}))
             .send()
