@@ -99,16 +99,10 @@ impl SeaOrmStore {
         Self { db, sqlite_writer }
     }
 
-    /// Waits for this store's turn to write (SQLite), or at once (PostgreSQL).
-    pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.sqlite_writer {
-            Some(writer) => Some(writer.lock().await),
-            None => None,
-        }
-    }
-
-    /// [`SeaOrmStore::writer_turn`] for work that outlives a borrow of the store.
-    pub(crate) async fn writer_turn_owned(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    /// Waits for this store's turn to write (SQLite), or at once (PostgreSQL). The turn
+    /// is owned, so that work which outlives a borrow of the store (a bulk load) can
+    /// hold it.
+    pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match &self.sqlite_writer {
             Some(writer) => Some(Arc::clone(writer).lock_owned().await),
             None => None,
