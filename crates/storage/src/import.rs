@@ -23,8 +23,9 @@ use crate::{
 /// limit of 32766.
 const SQLITE_BULK_ROWS: usize = 2000;
 
-/// The tables whose indexes a bulk load into an empty table builds afresh at its end.
-const REBUILT: [&str; 2] = ["audit_logs", "audit_log_terms"];
+/// The tables whose indexes a bulk load into an empty table builds afresh at its end,
+/// on PostgreSQL (on SQLite, the entries' only).
+const POSTGRES_REBUILT: [&str; 3] = ["audit_logs", "audit_log_terms", "audit_log_ip_suffixes"];
 
 impl SeaOrmStore {
     /// Stores `entries` in `tenant_id` in one transaction and returns how many were new.
@@ -222,7 +223,7 @@ impl BulkImport {
             // autovacuum, and must not report the load as failed.
             if let Err(err) = conn
                 .execute_unprepared(
-                    "VACUUM (ANALYZE) audit_logs, audit_log_terms, audit_log_counts",
+                    "VACUUM (ANALYZE) audit_logs, audit_log_terms, audit_log_ip_suffixes, audit_log_counts",
                 )
                 .await
             {
@@ -301,7 +302,11 @@ async fn rebuild_start(txn: &DatabaseTransaction) -> Result<Vec<Rebuild>, StoreE
         .map_err(db_error)?;
     match backend {
         DbBackend::Postgres => {
-            for table in REBUILT {
+            // The address suffixes follow the terms (a trigger of theirs writes them).
+            txn.execute_unprepared("DELETE FROM audit_log_ip_suffixes")
+                .await
+                .map_err(db_error)?;
+            for table in POSTGRES_REBUILT {
                 // Plain indexes first, then the primary key (whose index the plain ones
                 // do not need); built again in the opposite order.
                 let rows = txn
@@ -400,7 +405,8 @@ async fn rebuild_finish(txn: &DatabaseTransaction, rebuild: &[Rebuild]) -> Resul
     ))
     .await
     .map_err(db_error)?;
-    // The terms' indexes last, over all the terms at once.
+    // The terms' indexes last, over all the terms at once (and the index of the address
+    // suffixes that the terms' trigger wrote).
     for index in terms {
         txn.execute_unprepared(&index.create)
             .await

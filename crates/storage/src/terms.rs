@@ -74,15 +74,45 @@ pub async fn add<'a, C: ConnectionTrait>(
     Ok(())
 }
 
-/// The lookup of [`matching`] on PostgreSQL, built once from constants.
-static POSTGRES_LOOKUP: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT field, value, key FROM audit_log_terms \
-         WHERE tenant_id = $1 AND {} LIKE {} ESCAPE '\\' AND value LIKE $2 ESCAPE '\\' LIMIT $3",
-        search_words_sql("value"),
-        search_words_sql("$2"),
-    )
+/// The lookup of [`matching`] on PostgreSQL: the user ids and e-mail addresses through
+/// their trigram index, then the addresses through theirs ([`ADDRESS_BY_TRIGRAMS`]) or
+/// their suffixes ([`ADDRESS_BY_SUFFIX`]). Each part keeps at most `$3` values; the
+/// exact `LIKE` on the value decides in each.
+static POSTGRES_LOOKUP: LazyLock<[String; 2]> = LazyLock::new(|| {
+    let by_trigrams = |fields: &str| {
+        format!(
+            "SELECT field, value, key FROM audit_log_terms \
+             WHERE tenant_id = $1 AND {fields} AND {} LIKE {} ESCAPE '\\' \
+               AND value LIKE $2 ESCAPE '\\' LIMIT $3",
+            search_words_sql("value"),
+            search_words_sql("$2"),
+        )
+    };
+    let others = by_trigrams("field <> 0");
+    [
+        format!("({others}) UNION ALL ({})", by_trigrams("field = 0")),
+        format!(
+            "({others}) UNION ALL (SELECT field, value, key FROM audit_log_terms \
+               WHERE tenant_id = $1 AND field = 0 AND value IN ( \
+                 SELECT value FROM audit_log_ip_suffixes \
+                 WHERE tenant_id = $1 AND suffix >= $4 AND suffix < $5 \
+                   AND value LIKE $2 ESCAPE '\\') \
+               LIMIT $3)"
+        ),
+    ]
 });
+/// Which of [`POSTGRES_LOOKUP`] finds the addresses.
+const ADDRESS_BY_TRIGRAMS: usize = 0;
+const ADDRESS_BY_SUFFIX: usize = 1;
+
+/// The text after the first `.` or `:` of `q`, when it is long enough to narrow: an
+/// address that contains `q` has a suffix that begins with it, right after one of its
+/// own separators (migration m20260104).
+fn after_first_separator(q: &str) -> Option<&str> {
+    let at = q.find(['.', ':'])?;
+    let rest = &q[at + 1..];
+    (rest.chars().count() >= MIN_CHARS).then_some(rest)
+}
 
 #[derive(Debug, FromQueryResult)]
 struct Term {
@@ -116,15 +146,24 @@ pub async fn matching<C: ConnectionTrait>(
     let backend = conn.get_database_backend();
     let statement = match backend {
         // The index covers the values as single words; the exact LIKE decides.
-        DbBackend::Postgres => Statement::from_sql_and_values(
-            backend,
-            POSTGRES_LOOKUP.as_str(),
-            [
+        DbBackend::Postgres => {
+            let mut values: Vec<sea_orm::Value> = vec![
                 tenant_id.into(),
                 escaped_pattern.into(),
                 (MAX_TERMS as i64 + 1).into(),
-            ],
-        ),
+            ];
+            let lookup = match after_first_separator(q) {
+                Some(rest) => {
+                    // Every suffix that begins with `rest`, in byte order: up to `rest`
+                    // followed by the greatest character.
+                    values.push(rest.into());
+                    values.push(format!("{rest}{}", char::MAX).into());
+                    ADDRESS_BY_SUFFIX
+                }
+                None => ADDRESS_BY_TRIGRAMS,
+            };
+            Statement::from_sql_and_values(backend, POSTGRES_LOOKUP[lookup].as_str(), values)
+        }
         // FTS5 serves LIKE through its trigram index only without ESCAPE; unescaped,
         // `%` and `_` of `q` are wildcards and match more, so the escaped LIKE then
         // keeps exactly the values that contain `q`.

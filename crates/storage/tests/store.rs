@@ -47,6 +47,7 @@ backend_tests! {
     filters::ipv6_cidr_block,
     filters::ipv4_mapped_addresses_are_ipv4,
     search::q_searches_ip_user_and_email,
+    search::q_finds_every_address_that_contains_a_fragment,
     search::q_escapes_percent,
     search::q_escapes_underscore,
     search::q_escapes_backslash,

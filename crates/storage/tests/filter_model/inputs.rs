@@ -56,7 +56,7 @@ const CIDRS: &[&str] = &[
 ];
 const QS: &[&str] = &[
     "a", "A", "li", "%", "_", "x_y", "x%", "10.0", ":", "ä", "Ä", "db8", "@EX", r"\", "b%", "rger",
-    "1", "::",
+    "1", "::", "0.0.1", ".168.1.", "2001:db8", "8:1::",
 ];
 /// Offsets from the base instant in microseconds: few, so that equal times are common.
 const OFFSETS: &[i64] = &[0, 1, 2, 999_999, 1_000_000, 3_600_000_000, 86_400_000_000];

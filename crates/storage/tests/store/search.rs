@@ -1,6 +1,6 @@
 //! `q`, the substring search, and all filters together.
 
-use auditlog_domain::AuditLogType;
+use auditlog_domain::{AuditLogStore, AuditLogType};
 use auditlog_storage::SeaOrmStore;
 
 use crate::{
@@ -40,6 +40,85 @@ pub async fn q_searches_ip_user_and_email(store: SeaOrmStore) {
         matching(&store, tenant, &[("q", "example")]).await,
         pick(&stored, &[2, 3])
     );
+}
+
+/// Fragments of addresses, with separators anywhere in them (the ones after a separator
+/// are found through the addresses' suffixes on PostgreSQL), match exactly the entries
+/// whose address text contains them, for addresses stored by the first batch and by
+/// later ones alike.
+pub async fn q_finds_every_address_that_contains_a_fragment(store: SeaOrmStore) {
+    let first = [
+        "203.0.192.146",
+        "203.0.19.2",
+        "10.203.0.192",
+        "192.168.0.1",
+        "2001:db8::1",
+        "2001:db8:0:1::8",
+        "::ffff:10.0.0.3",
+        "fe80::203:0",
+    ];
+    let later = [
+        "1.2.3.4",
+        "2001:db8:1::203:0:192",
+        "10.0.192.146",
+        "0.0.0.0",
+    ];
+    let entry_at =
+        |(i, address): (usize, &&str)| entry(address, &format!("2024-01-01T00:00:{:02}Z", i));
+    let (tenant, mut stored) = seed(&store, first.iter().enumerate().map(entry_at).collect()).await;
+    let more = store
+        .append(
+            tenant,
+            later
+                .iter()
+                .enumerate()
+                .map(|(i, a)| entry_at((i + first.len(), a)))
+                .collect(),
+        )
+        .await
+        .expect("append");
+    stored.extend(more);
+    for q in [
+        "203.0.192.",
+        ".0.192.",
+        "3.0.19",
+        "0.192",
+        "0.19",
+        "203.0",
+        "168.0.1",
+        "2001:db8:",
+        ":db8::",
+        "db8::1",
+        "8::1",
+        "::203:0",
+        "1::203:0:192",
+        ":0:",
+        "10.0.0.3",
+        "::ffff",
+        "0.0.0",
+        "2.3.4",
+        "99.99.99",
+    ] {
+        let expected: Vec<usize> = stored
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.meta_source_ip.to_string().contains(q))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(
+            matching(&store, tenant, &[("q", q)]).await,
+            pick(&stored, &expected),
+            "q = {q:?}"
+        );
+    }
+    // The expected answers above are not all empty or all full.
+    let some = |q: &str| {
+        stored
+            .iter()
+            .filter(|e| e.meta_source_ip.to_string().contains(q))
+            .count()
+    };
+    assert_eq!((some(".0.192."), some("8::1"), some("::ffff")), (2, 1, 0));
 }
 
 pub async fn q_escapes_percent(store: SeaOrmStore) {
