@@ -45,7 +45,7 @@ fn why(target: &str) -> Option<&'static str> {
         ),
         (
             "`auditlog seed`",
-            "Seeding: into an empty store it is one bulk load: the rows are inserted without indexes, then the primary key and five indexes are built, the daily counts and the search terms with their trigram indexes and address suffixes, and `VACUUM ANALYZE` (PostgreSQL) follows; the lines quoted under [Dataset](#dataset) split the time between inserting and building. The index builds alone take most of what 100,000 entries/s would allow for the whole load on this machine.",
+            "Seeding: into an empty store it is one bulk load: the rows are inserted without indexes (by binary `COPY ... FREEZE` on PostgreSQL, multi-row `INSERT`s on SQLite), then the primary key and five indexes are built, the daily counts and the search terms with their trigram indexes and address suffixes, and `VACUUM ANALYZE` (PostgreSQL) follows; the lines quoted under [Dataset](#dataset) split the time between inserting and building. Building alone takes longer on this machine than 100,000 entries/s would allow for the whole load: PostgreSQL builds the GIN indexes on one core, and SQLite everything but the sorting of index keys.",
         ),
         (
             "the whole run",

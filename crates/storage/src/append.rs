@@ -268,8 +268,8 @@ pub(crate) fn postgres_arrays(rows: &[audit_log::Model]) -> Vec<Value> {
     ]
 }
 
-/// The rows of [`postgres_arrays`] straight into `audit_logs`, for a bulk load.
-pub(crate) const POSTGRES_BULK_INSERT: &str = "INSERT INTO audit_logs (tenant_id, id, type, error, \
+/// The rows of [`postgres_arrays`] straight into `audit_logs`.
+const POSTGRES_BULK_INSERT: &str = "INSERT INTO audit_logs (tenant_id, id, type, error, \
    meta_http_request_id, meta_source_ip, ip_key, meta_user_agent, actor_user_id, actor_user_id_ci, \
    actor_email, actor_email_ci, details, created_at, updated_at) \
    SELECT t, i, ty, NULLIF(e, ''), rid, ip, k, ua, NULLIF(u, ''), NULLIF(uci, ''), NULLIF(em, ''), \

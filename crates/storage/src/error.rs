@@ -15,6 +15,15 @@ pub(crate) fn db_error(err: DbErr) -> StoreError {
     }
 }
 
+/// Maps an error of sqlx, used directly where SeaORM cannot go (`COPY`).
+pub(crate) fn sqlx_error(err: sqlx::Error) -> StoreError {
+    if is_transient_sqlx(&err) {
+        StoreError::Unavailable(err.to_string())
+    } else {
+        StoreError::Backend(err.to_string())
+    }
+}
+
 fn is_transient(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) => true,

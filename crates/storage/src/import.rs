@@ -7,21 +7,26 @@ use auditlog_migrations::{day_sql, terms_of_sql};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait,
+    sqlx::{self, AssertSqlSafe, Postgres, Row as _},
 };
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use crate::{
     SeaOrmStore,
-    append::{POSTGRES_BULK_INSERT, insert_new, postgres_arrays},
+    append::insert_new,
     convert::{entry_to_row, now},
+    copy,
     entity::audit_log,
-    error::db_error,
+    error::{db_error, sqlx_error},
 };
 
 /// Rows per SQLite `INSERT` of a bulk load: 15 parameters each stays below SQLite's
 /// limit of 32766.
 const SQLITE_BULK_ROWS: usize = 2000;
+
+/// Rows per message of a bulk load's `COPY` on PostgreSQL (about half a megabyte).
+const COPY_PART_ROWS: usize = 1000;
 
 /// The tables whose indexes a bulk load into an empty table builds afresh at its end,
 /// on PostgreSQL (on SQLite, the entries' only).
@@ -67,32 +72,37 @@ impl SeaOrmStore {
     /// of its own, and others may read and write meanwhile.
     pub async fn bulk_import(&self) -> Result<BulkImport, StoreError> {
         let turn = self.writer_turn().await;
-        // IMMEDIATE: SQLite's write lock now, so that nothing writes between the look
-        // at the table and the load.
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        let txn = self
-            .connection()
-            .begin_with_options(options)
-            .await
-            .map_err(db_error)?;
-        let backend = txn.get_database_backend();
-        if backend == DbBackend::Postgres {
-            txn.execute_unprepared("LOCK TABLE audit_logs IN ACCESS EXCLUSIVE MODE")
+        let conn = self.connection();
+        let mut txn = if conn.get_database_backend() == DbBackend::Postgres {
+            // sqlx's own transaction: the rows go in by COPY, which SeaORM cannot issue.
+            let mut txn = conn
+                .get_postgres_connection_pool()
+                .begin()
                 .await
-                .map_err(db_error)?;
-        }
-        let any = txn
-            .query_one_raw(Statement::from_string(
-                backend,
-                "SELECT 1 AS one FROM audit_logs LIMIT 1",
-            ))
-            .await
-            .map_err(db_error)?;
-        if any.is_some() {
-            txn.rollback().await.map_err(db_error)?;
+                .map_err(sqlx_error)?;
+            sqlx::raw_sql("LOCK TABLE audit_logs IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut *txn)
+                .await
+                .map_err(sqlx_error)?;
+            LoadTxn::Postgres(txn)
+        } else {
+            // IMMEDIATE: SQLite's write lock now, so that nothing writes between the
+            // look at the table and the load.
+            let options = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            };
+            LoadTxn::SeaOrm(conn.begin_with_options(options).await.map_err(db_error)?)
+        };
+        let any = match txn.holds_entries().await {
+            Ok(any) => any,
+            Err(err) => {
+                txn.rollback().await;
+                return Err(err);
+            }
+        };
+        if any {
+            txn.rollback().await;
             drop(turn);
             return Ok(BulkImport {
                 store: self.clone(),
@@ -100,7 +110,7 @@ impl SeaOrmStore {
                 stored: 0,
             });
         }
-        match rebuild_start(&txn).await {
+        match rebuild_start(&mut txn).await {
             Ok(rebuild) => Ok(BulkImport {
                 store: self.clone(),
                 mode: Mode::Rebuild {
@@ -111,9 +121,70 @@ impl SeaOrmStore {
                 stored: 0,
             }),
             Err(err) => {
-                let _ = txn.rollback().await;
+                txn.rollback().await;
                 Err(err)
             }
+        }
+    }
+}
+
+/// The transaction of a load into an empty store: SeaORM's on SQLite, sqlx's own on
+/// PostgreSQL (for `COPY`). The statements it runs are built from constants and from
+/// the database's own catalog, never from entries.
+enum LoadTxn {
+    SeaOrm(DatabaseTransaction),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl LoadTxn {
+    async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            LoadTxn::SeaOrm(txn) => txn
+                .execute_unprepared(sql)
+                .await
+                .map(drop)
+                .map_err(db_error),
+            LoadTxn::Postgres(txn) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **txn)
+                .await
+                .map(drop)
+                .map_err(sqlx_error),
+        }
+    }
+
+    /// Whether the entries table holds a row.
+    async fn holds_entries(&mut self) -> Result<bool, StoreError> {
+        const ANY: &str = "SELECT 1 AS one FROM audit_logs LIMIT 1";
+        Ok(match self {
+            LoadTxn::SeaOrm(txn) => txn
+                .query_one_raw(Statement::from_string(txn.get_database_backend(), ANY))
+                .await
+                .map_err(db_error)?
+                .is_some(),
+            LoadTxn::Postgres(txn) => sqlx::query(ANY)
+                .fetch_optional(&mut **txn)
+                .await
+                .map_err(sqlx_error)?
+                .is_some(),
+        })
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            LoadTxn::SeaOrm(txn) => txn.commit().await.map_err(db_error),
+            LoadTxn::Postgres(txn) => txn.commit().await.map_err(sqlx_error),
+        }
+    }
+
+    /// Rolls back; a failure to do so ends the connection, and the error that led here
+    /// is the one to report.
+    async fn rollback(self) {
+        let failed = match self {
+            LoadTxn::SeaOrm(txn) => txn.rollback().await.err().map(|e| e.to_string()),
+            LoadTxn::Postgres(txn) => txn.rollback().await.err().map(|e| e.to_string()),
+        };
+        if let Some(error) = failed {
+            tracing::warn!(%error, "rolling back a bulk load failed");
         }
     }
 }
@@ -139,7 +210,7 @@ impl std::fmt::Debug for BulkImport {
 enum Mode {
     /// One transaction, indexes built at the end by these statements.
     Rebuild {
-        txn: DatabaseTransaction,
+        txn: LoadTxn,
         rebuild: Vec<Rebuild>,
         _turn: Option<OwnedMutexGuard<()>>,
     },
@@ -162,7 +233,7 @@ impl BulkImport {
         tenant_id: Uuid,
         entries: Vec<NewAuditLog>,
     ) -> Result<u64, StoreError> {
-        let added = match &self.mode {
+        let added = match &mut self.mode {
             Mode::Batches => self.store.import(tenant_id, entries).await?,
             Mode::Failed => return Err(failed()),
             Mode::Rebuild { txn, .. } => {
@@ -184,7 +255,7 @@ impl BulkImport {
                         if let Mode::Rebuild { txn, .. } =
                             std::mem::replace(&mut self.mode, Mode::Failed)
                         {
-                            let _ = txn.rollback().await;
+                            txn.rollback().await;
                         }
                         return Err(err);
                     }
@@ -198,7 +269,7 @@ impl BulkImport {
     /// Ends the load (building the indexes, counts and search terms when it builds
     /// them) and returns how many entries it stored.
     pub async fn finish(self) -> Result<u64, StoreError> {
-        let (txn, rebuild, _turn) = match self.mode {
+        let (mut txn, rebuild, _turn) = match self.mode {
             Mode::Rebuild {
                 txn,
                 rebuild,
@@ -208,11 +279,11 @@ impl BulkImport {
             Mode::Failed => return Err(failed()),
         };
         tracing::debug!(entries = self.stored, "entries inserted, building indexes");
-        if let Err(err) = rebuild_finish(&txn, &rebuild).await {
-            let _ = txn.rollback().await;
+        if let Err(err) = rebuild_finish(&mut txn, &rebuild).await {
+            txn.rollback().await;
             return Err(err);
         }
-        txn.commit().await.map_err(db_error)?;
+        txn.commit().await?;
         drop(_turn);
         let conn = self.store.connection();
         if conn.get_database_backend() == DbBackend::Postgres {
@@ -248,37 +319,52 @@ fn prepare(tenant_id: Uuid, entries: Vec<NewAuditLog>) -> Result<Vec<AuditLog>, 
         .collect())
 }
 
-/// Inserts rows as they are (no conflict handling, no counts, no terms).
-async fn insert_plain(
-    txn: &DatabaseTransaction,
-    rows: Vec<audit_log::Model>,
-) -> Result<u64, StoreError> {
+/// Inserts rows as they are (no conflict handling, no counts, no terms): by binary
+/// `COPY` on PostgreSQL, by multi-row `INSERT`s on SQLite.
+async fn insert_plain(txn: &mut LoadTxn, rows: Vec<audit_log::Model>) -> Result<u64, StoreError> {
     let n = rows.len() as u64;
     if rows.is_empty() {
         return Ok(0);
     }
-    if txn.get_database_backend() == DbBackend::Postgres {
-        let statement = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            POSTGRES_BULK_INSERT,
-            postgres_arrays(&rows),
-        );
-        txn.execute_raw(statement).await.map_err(db_error)?;
-        return Ok(n);
+    match txn {
+        LoadTxn::Postgres(txn) => {
+            let mut copy = txn
+                .copy_in_raw(copy::COPY_ENTRIES)
+                .await
+                .map_err(sqlx_error)?;
+            // In parts: PostgreSQL stores one part while the next is encoded.
+            let mut sent = copy.send(copy::header()).await.map(drop);
+            for part in rows.chunks(COPY_PART_ROWS) {
+                if sent.is_err() {
+                    break;
+                }
+                sent = copy.send(copy::entries(part)).await.map(drop);
+            }
+            if let Err(err) = sent {
+                let _ = copy.abort("the load failed").await;
+                return Err(sqlx_error(err));
+            }
+            copy.send(copy::TRAILER.as_slice())
+                .await
+                .map_err(sqlx_error)?;
+            copy.finish().await.map_err(sqlx_error)
+        }
+        LoadTxn::SeaOrm(txn) => {
+            let mut rows = rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                let chunk: Vec<audit_log::ActiveModel> = rows
+                    .by_ref()
+                    .take(SQLITE_BULK_ROWS)
+                    .map(Into::into)
+                    .collect();
+                audit_log::Entity::insert_many(chunk)
+                    .exec_without_returning(&*txn)
+                    .await
+                    .map_err(db_error)?;
+            }
+            Ok(n)
+        }
     }
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<audit_log::ActiveModel> = rows
-            .by_ref()
-            .take(SQLITE_BULK_ROWS)
-            .map(Into::into)
-            .collect();
-        audit_log::Entity::insert_many(chunk)
-            .exec_without_returning(txn)
-            .await
-            .map_err(db_error)?;
-    }
-    Ok(n)
 }
 
 /// A statement that builds an index again, and the table it belongs to.
@@ -287,130 +373,142 @@ struct Rebuild {
     create: String,
 }
 
+/// The catalog's indexes of a PostgreSQL table, as statements that drop them and build
+/// them again: plain indexes first, then the primary key (whose index the plain ones do
+/// not need).
+const POSTGRES_INDEXES: &str = "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname) AS drop_sql, \
+        pg_get_indexdef(i.indexrelid) AS create_sql, 0 AS step \
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+      JOIN pg_namespace n ON n.oid = c.relnamespace \
+    WHERE i.indrelid = $1::regclass \
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) \
+    UNION ALL \
+    SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname), \
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, \
+                  pg_get_constraintdef(k.oid)), 1 \
+    FROM pg_constraint k WHERE k.conrelid = $1::regclass AND k.contype = 'p' \
+    ORDER BY step";
+
+impl LoadTxn {
+    /// The statements that drop and build again the indexes of `table` that a load
+    /// maintains row by row (on SQLite, all but the table's own primary key).
+    async fn indexes_of(&mut self, table: &str) -> Result<Vec<(String, String)>, StoreError> {
+        match self {
+            LoadTxn::Postgres(txn) => sqlx::query(POSTGRES_INDEXES)
+                .bind(table)
+                .fetch_all(&mut **txn)
+                .await
+                .map_err(sqlx_error)?
+                .into_iter()
+                .map(|row| Ok((row.try_get("drop_sql")?, row.try_get("create_sql")?)))
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(sqlx_error),
+            LoadTxn::SeaOrm(txn) => txn
+                .query_all_raw(Statement::from_sql_and_values(
+                    txn.get_database_backend(),
+                    "SELECT name, sql FROM sqlite_master \
+                     WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                    [table.into()],
+                ))
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(|row| {
+                    let name: String = row.try_get("", "name")?;
+                    let drop = format!("DROP INDEX \"{}\"", name.replace('"', "\"\""));
+                    Ok((drop, row.try_get("", "sql")?))
+                })
+                .collect::<Result<_, sea_orm::DbErr>>()
+                .map_err(db_error),
+        }
+    }
+}
+
 /// Empties what describes the (empty) entries table and drops the indexes that the
 /// load would otherwise maintain row by row; returns the statements that build them
 /// again. The statements come from the database's own catalog, as it would dump them.
-async fn rebuild_start(txn: &DatabaseTransaction) -> Result<Vec<Rebuild>, StoreError> {
-    let backend = txn.get_database_backend();
-    let mut rebuild = Vec::new();
+async fn rebuild_start(txn: &mut LoadTxn) -> Result<Vec<Rebuild>, StoreError> {
+    let postgres = matches!(txn, LoadTxn::Postgres(_));
     // Counts and terms of a table without entries can only be stale.
-    txn.execute_unprepared("DELETE FROM audit_log_counts")
-        .await
-        .map_err(db_error)?;
-    txn.execute_unprepared("DELETE FROM audit_log_terms")
-        .await
-        .map_err(db_error)?;
-    match backend {
-        DbBackend::Postgres => {
-            // The address suffixes follow the terms (a trigger of theirs writes them).
-            txn.execute_unprepared("DELETE FROM audit_log_ip_suffixes")
-                .await
-                .map_err(db_error)?;
-            for table in POSTGRES_REBUILT {
-                // Plain indexes first, then the primary key (whose index the plain ones
-                // do not need); built again in the opposite order.
-                let rows = txn
-                    .query_all_raw(Statement::from_sql_and_values(
-                        backend,
-                        "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname) AS drop_sql, \
-                                pg_get_indexdef(i.indexrelid) AS create_sql, 0 AS step \
-                         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-                           JOIN pg_namespace n ON n.oid = c.relnamespace \
-                         WHERE i.indrelid = $1::regclass \
-                           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) \
-                         UNION ALL \
-                         SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname), \
-                                format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, \
-                                       pg_get_constraintdef(k.oid)), 1 \
-                         FROM pg_constraint k WHERE k.conrelid = $1::regclass AND k.contype = 'p' \
-                         ORDER BY step",
-                        [table.into()],
-                    ))
-                    .await
-                    .map_err(db_error)?;
-                for row in rows {
-                    let drop: String = row.try_get("", "drop_sql").map_err(db_error)?;
-                    let create: String = row.try_get("", "create_sql").map_err(db_error)?;
-                    txn.execute_unprepared(&drop).await.map_err(db_error)?;
-                    rebuild.push(Rebuild { table, create });
-                }
-            }
-            rebuild.reverse();
+    txn.execute("DELETE FROM audit_log_counts").await?;
+    txn.execute("DELETE FROM audit_log_terms").await?;
+    let tables: &[&'static str] = if postgres {
+        // The address suffixes follow the terms (a trigger of theirs writes them).
+        txn.execute("DELETE FROM audit_log_ip_suffixes").await?;
+        // The table is empty; emptied in this transaction, it takes rows written
+        // frozen by COPY FREEZE.
+        txn.execute("TRUNCATE audit_logs").await?;
+        &POSTGRES_REBUILT
+    } else {
+        txn.execute("DELETE FROM audit_log_terms_search").await?;
+        &["audit_logs"]
+    };
+    let mut rebuild = Vec::new();
+    for &table in tables {
+        for (drop, create) in txn.indexes_of(table).await? {
+            txn.execute(&drop).await?;
+            rebuild.push(Rebuild { table, create });
         }
-        _ => {
-            txn.execute_unprepared("DELETE FROM audit_log_terms_search")
-                .await
-                .map_err(db_error)?;
-            // SQLite keeps the primary key (a table's own index); the others go.
-            let rows = txn
-                .query_all_raw(Statement::from_string(
-                    backend,
-                    "SELECT name, sql FROM sqlite_master \
-                     WHERE type = 'index' AND tbl_name = 'audit_logs' AND sql IS NOT NULL",
-                ))
-                .await
-                .map_err(db_error)?;
-            for row in rows {
-                let name: String = row.try_get("", "name").map_err(db_error)?;
-                let create: String = row.try_get("", "sql").map_err(db_error)?;
-                let drop = format!("DROP INDEX \"{}\"", name.replace('"', "\"\""));
-                txn.execute_unprepared(&drop).await.map_err(db_error)?;
-                rebuild.push(Rebuild {
-                    table: "audit_logs",
-                    create,
-                });
-            }
-        }
+    }
+    if postgres {
+        // Primary keys first when building again.
+        rebuild.reverse();
     }
     Ok(rebuild)
 }
 
 /// Builds the indexes again, then the daily counts and search terms from the rows.
-async fn rebuild_finish(txn: &DatabaseTransaction, rebuild: &[Rebuild]) -> Result<(), StoreError> {
-    if txn.get_database_backend() == DbBackend::Postgres {
+async fn rebuild_finish(txn: &mut LoadTxn, rebuild: &[Rebuild]) -> Result<(), StoreError> {
+    if let LoadTxn::Postgres(_) = txn {
         // Index builds and the grouping of terms in memory rather than on disk; for
         // this transaction only.
         for setting in [
             "SET LOCAL maintenance_work_mem = '512MB'",
             "SET LOCAL work_mem = '256MB'",
         ] {
-            txn.execute_unprepared(setting).await.map_err(db_error)?;
+            txn.execute(setting).await?;
         }
+        return build(txn, rebuild).await;
     }
+    // SQLite sorts the keys of an index on helper threads when allowed to; the setting
+    // belongs to the (pooled) connection, so it goes back to the default afterwards.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    txn.execute(&format!("PRAGMA threads = {threads}")).await?;
+    let built = build(txn, rebuild).await;
+    let reset = txn.execute("PRAGMA threads = 0").await;
+    built.and(reset)
+}
+
+/// The index builds, counts and terms of [`rebuild_finish`].
+async fn build(txn: &mut LoadTxn, rebuild: &[Rebuild]) -> Result<(), StoreError> {
     let (entries, terms): (Vec<&Rebuild>, Vec<&Rebuild>) =
         rebuild.iter().partition(|r| r.table == "audit_logs");
     for index in entries {
         let started = std::time::Instant::now();
-        txn.execute_unprepared(&index.create)
-            .await
-            .map_err(db_error)?;
+        txn.execute(&index.create).await?;
         tracing::debug!(index = %index.create, seconds = started.elapsed().as_secs_f64(), "index built");
     }
     let started = std::time::Instant::now();
-    txn.execute_unprepared(&format!(
+    txn.execute(&format!(
         "INSERT INTO audit_log_counts (tenant_id, day, entries) \
          SELECT tenant_id, {day}, COUNT(*) FROM audit_logs GROUP BY 1, 2",
         day = day_sql()
     ))
-    .await
-    .map_err(db_error)?;
+    .await?;
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "daily counts built"
     );
     let started = std::time::Instant::now();
-    txn.execute_unprepared(&format!(
+    txn.execute(&format!(
         "INSERT INTO audit_log_terms (tenant_id, field, value, key) {}",
         terms_of_sql("audit_logs")
     ))
-    .await
-    .map_err(db_error)?;
+    .await?;
     // The terms' indexes last, over all the terms at once (and the index of the address
     // suffixes that the terms' trigger wrote).
     for index in terms {
-        txn.execute_unprepared(&index.create)
-            .await
-            .map_err(db_error)?;
+        txn.execute(&index.create).await?;
     }
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),

@@ -13,6 +13,7 @@
 
 mod append;
 mod convert;
+mod copy;
 mod counts;
 pub mod entity;
 mod error;
