@@ -13,6 +13,7 @@ mod m20260101_000001_create_tables;
 mod m20260102_000001_search_and_counts;
 mod m20260103_000001_search_words;
 mod m20260104_000001_address_suffixes;
+mod m20260105_000001_byte_order_and_terms_epoch;
 
 pub use m20260102_000001_search_and_counts::{DAY_MICROS, day_sql, terms_of_sql};
 pub use m20260103_000001_search_words::search_words_sql;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260102_000001_search_and_counts::Migration),
             Box::new(m20260103_000001_search_words::Migration),
             Box::new(m20260104_000001_address_suffixes::Migration),
+            Box::new(m20260105_000001_byte_order_and_terms_epoch::Migration),
         ]
     }
 }

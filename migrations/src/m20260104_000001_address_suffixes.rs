@@ -25,13 +25,33 @@ use crate::search_words_sql;
 pub struct Migration;
 
 /// The table's rows for the address terms in `terms` (a table or transition table
-/// with `tenant_id`, `field` and `value`), as a `SELECT`.
-fn suffixes_of_sql(terms: &str) -> String {
+/// with `tenant_id`, `field` and `value`), as a query that begins with `select`
+/// (`SELECT`, or `SELECT DISTINCT` as this migration wrote it).
+pub(crate) fn suffixes_sql(select: &str, terms: &str) -> String {
     format!(
-        "SELECT DISTINCT t.tenant_id, substr(t.value, i + 1), t.value \
+        "{select} t.tenant_id, substr(t.value, i + 1), t.value \
          FROM {terms} AS t, generate_series(1, length(t.value) - 1) AS i \
          WHERE t.field = 0 AND substr(t.value, i, 1) IN ('.', ':')"
     )
+}
+
+/// The trigger function that records the suffixes of the address terms a statement
+/// inserted, as `CREATE OR REPLACE FUNCTION`; `suffixes` is the `SELECT` of them from
+/// the transition table `new_terms`.
+pub(crate) fn suffixes_function_sql(suffixes: &str) -> String {
+    format!(
+        "CREATE OR REPLACE FUNCTION audit_log_ip_suffixes_add() RETURNS trigger \
+         LANGUAGE plpgsql AS $$ BEGIN \
+           INSERT INTO audit_log_ip_suffixes (tenant_id, suffix, value) {suffixes} \
+           ON CONFLICT DO NOTHING; \
+           RETURN NULL; \
+         END $$"
+    )
+}
+
+/// This migration's trigger function, as it was written.
+pub(crate) fn distinct_suffixes_function_sql() -> String {
+    suffixes_function_sql(&suffixes_sql("SELECT DISTINCT", "new_terms"))
 }
 
 #[async_trait::async_trait]
@@ -49,16 +69,8 @@ impl MigrationTrait for Migration {
                PRIMARY KEY (tenant_id, suffix, value))",
         )
         .await?;
-        db.execute_unprepared(&format!(
-            "CREATE OR REPLACE FUNCTION audit_log_ip_suffixes_add() RETURNS trigger \
-             LANGUAGE plpgsql AS $$ BEGIN \
-               INSERT INTO audit_log_ip_suffixes (tenant_id, suffix, value) {} \
-               ON CONFLICT DO NOTHING; \
-               RETURN NULL; \
-             END $$",
-            suffixes_of_sql("new_terms")
-        ))
-        .await?;
+        db.execute_unprepared(&distinct_suffixes_function_sql())
+            .await?;
         db.execute_unprepared(
             "CREATE OR REPLACE TRIGGER audit_log_terms_ip_suffixes AFTER INSERT ON audit_log_terms \
              REFERENCING NEW TABLE AS new_terms FOR EACH STATEMENT \
@@ -68,7 +80,7 @@ impl MigrationTrait for Migration {
         db.execute_unprepared(&format!(
             "INSERT INTO audit_log_ip_suffixes (tenant_id, suffix, value) {} \
              ON CONFLICT DO NOTHING",
-            suffixes_of_sql("audit_log_terms")
+            suffixes_sql("SELECT DISTINCT", "audit_log_terms")
         ))
         .await?;
         db.execute_unprepared("DROP INDEX IF EXISTS ix_audit_log_terms_words")

@@ -9,7 +9,6 @@ use std::{
 use auditlog_domain::{
     AuditLog, NewAuditLog, StoreError, entry::timestamp::to_micros, store::prepare_batch,
 };
-use auditlog_migrations::terms_of_sql;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TryInsertResult,
     Value,
@@ -21,7 +20,7 @@ use crate::{
     counts,
     entity::audit_log,
     error::db_error,
-    terms,
+    terms::{self, KnownTerms, Learned},
 };
 
 /// Rows per `INSERT`: 15 bind parameters each stays far below the limits of SQLite
@@ -55,8 +54,22 @@ pub async fn append_in<C: ConnectionTrait>(
     tenant_id: Uuid,
     entries: Vec<NewAuditLog>,
 ) -> Result<Vec<AuditLog>, StoreError> {
+    // The caller commits: what the write could teach is not known to be stored.
+    append_with(conn, tenant_id, entries, None)
+        .await
+        .map(|(stored, _)| stored)
+}
+
+/// [`append_in`], skipping the search terms that `known` holds; also returns what the
+/// write teaches `known` once its transaction has committed.
+pub(crate) async fn append_with<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    entries: Vec<NewAuditLog>,
+    known: Option<&KnownTerms>,
+) -> Result<(Vec<AuditLog>, Learned), StoreError> {
     if entries.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Learned::default()));
     }
     let now = now();
     let prepared = prepare_batch(entries, now)?;
@@ -77,7 +90,7 @@ pub async fn append_in<C: ConnectionTrait>(
     // Insert first, then read: a reader that later writes is refused with SQLITE_BUSY
     // under concurrency, and on PostgreSQL the insert waits for a concurrent inserter
     // of the same id, so that the read below sees its row.
-    let inserted = insert_new(conn, tenant_id, own.values()).await?;
+    let (inserted, learned) = insert_new(conn, tenant_id, own.values(), known).await?;
 
     // Only ids that were stored before need reading: the rest are as inserted.
     let existing: Vec<Uuid> = own
@@ -128,18 +141,20 @@ pub async fn append_in<C: ConnectionTrait>(
         })?;
         answer.push(entry);
     }
-    Ok(answer)
+    Ok((answer, learned))
 }
 
 /// Inserts `entries` into `tenant_id` with `ON CONFLICT DO NOTHING`, adds the ones
-/// inserted to the daily counts and their new values to the search terms; returns the
-/// ids inserted. Rows go in id order, so two batches that share ids wait for each other
-/// in one order and never deadlock.
+/// inserted to the daily counts and their new values to the search terms (on
+/// PostgreSQL, those that `known` does not hold); returns the ids inserted and what
+/// the write teaches `known` once committed. Rows go in id order, so two batches that
+/// share ids wait for each other in one order and never deadlock.
 pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
     entries: impl Iterator<Item = &'a AuditLog>,
-) -> Result<HashSet<Uuid>, StoreError> {
+    known: Option<&KnownTerms>,
+) -> Result<(HashSet<Uuid>, Learned), StoreError> {
     let mut rows = Vec::new();
     let mut by_id: HashMap<Uuid, &AuditLog> = HashMap::new();
     for entry in entries {
@@ -147,14 +162,14 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
         by_id.insert(entry.id, entry);
     }
     rows.sort_unstable_by_key(|row| row.id);
-    let inserted = if conn.get_database_backend() == DbBackend::Postgres {
+    let (inserted, learned) = if conn.get_database_backend() == DbBackend::Postgres {
         // The new terms are recorded by the same statement.
-        insert_new_postgres(conn, rows).await?
+        insert_new_postgres(conn, tenant_id, rows, known).await?
     } else {
         let inserted = insert_new_sqlite(conn, rows).await?;
         let new_entries = inserted.iter().filter_map(|id| by_id.get(id).copied());
         terms::add(conn, tenant_id, new_entries).await?;
-        inserted
+        (inserted, Learned::default())
     };
     let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
     for entry in inserted.iter().filter_map(|id| by_id.get(id)) {
@@ -165,7 +180,7 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
     // Last, so that the day's row, which every writer of the day updates, stays locked
     // only until the commit that follows.
     counts::add(conn, tenant_id, &per_day).await?;
-    Ok(inserted)
+    Ok((inserted, learned))
 }
 
 /// Inserts rows with `ON CONFLICT DO NOTHING`, a few hundred a statement; returns the
@@ -192,23 +207,58 @@ async fn insert_new_sqlite<C: ConnectionTrait>(
 }
 
 /// PostgreSQL inserts the rows and their new terms in one statement: the rows travel
-/// as 15 arrays (a few parameters however large the batch), and the terms grow in a
-/// CTE from what was actually inserted.
+/// as 15 arrays (a few parameters however large the batch), and so do their search
+/// terms, each marked when `known` holds it. The statement skips the marked ones
+/// unless `audit_log_terms_epoch` has moved since `known` learned them.
 async fn insert_new_postgres<C: ConnectionTrait>(
     conn: &C,
+    tenant_id: Uuid,
     rows: Vec<audit_log::Model>,
-) -> Result<HashSet<Uuid>, StoreError> {
+    known: Option<&KnownTerms>,
+) -> Result<(HashSet<Uuid>, Learned), StoreError> {
     if rows.is_empty() {
-        return Ok(HashSet::new());
+        return Ok((HashSet::new(), Learned::default()));
     }
-    let values = postgres_arrays(&rows);
+    let terms = terms::of_rows(&rows);
+    let (epoch, flags) = match known {
+        Some(known) => known.lookup(tenant_id, &terms),
+        None => (None, vec![false; terms.len()]),
+    };
+    let mut values = postgres_arrays(&rows);
+    values.push(tenant_id.into());
+    values.push(terms.iter().map(|t| t.0).collect::<Vec<i16>>().into());
+    values.push(
+        terms
+            .iter()
+            .map(|t| t.1.clone())
+            .collect::<Vec<String>>()
+            .into(),
+    );
+    values.push(
+        terms
+            .iter()
+            .map(|t| t.2.clone())
+            .collect::<Vec<Vec<u8>>>()
+            .into(),
+    );
+    values.push(flags.into());
+    values.push(epoch.into());
     let statement =
         Statement::from_sql_and_values(DbBackend::Postgres, POSTGRES_INSERT.as_str(), values);
-    let inserted = conn.query_all_raw(statement).await.map_err(db_error)?;
-    inserted
-        .into_iter()
-        .map(|row| row.try_get::<Uuid>("", "id").map_err(db_error))
-        .collect()
+    let rows = conn.query_all_raw(statement).await.map_err(db_error)?;
+    let mut inserted = HashSet::with_capacity(rows.len());
+    let mut learned = Learned::default();
+    for row in rows {
+        inserted.insert(row.try_get::<Uuid>("", "id").map_err(db_error)?);
+        learned.epoch = Some(row.try_get::<i64>("", "epoch").map_err(db_error)?);
+    }
+    if learned.epoch.is_some() {
+        learned.terms = terms
+            .into_iter()
+            .map(|(field, value, _)| (tenant_id, field, value))
+            .collect();
+    }
+    Ok((inserted, learned))
 }
 
 /// The rows as the 15 arrays of [`POSTGRES_INSERT`] and [`POSTGRES_BULK_INSERT`].
@@ -278,17 +328,22 @@ const POSTGRES_BULK_INSERT: &str = "INSERT INTO audit_logs (tenant_id, id, type,
      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[]) \
      AS x (t, i, ty, e, rid, ip, k, ua, u, uci, em, emci, d, c, up)";
 
-/// The statement of [`insert_new_postgres`], built once from constants.
+/// The statement of [`insert_new_postgres`], built once from constants: `$16` is the
+/// tenant, `$17` to `$19` the terms' fields, values and address keys (empty for other
+/// fields), `$20` which of them are known, `$21` the epoch they are known for.
 static POSTGRES_INSERT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH inserted AS ({POSTGRES_BULK_INSERT} \
            ON CONFLICT (tenant_id, id) DO NOTHING \
-           RETURNING id, tenant_id, created_at, meta_source_ip, ip_key, actor_user_id_ci, actor_email_ci), \
+           RETURNING id), \
+         epoch AS (SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS last_value FROM audit_log_terms_epoch), \
          terms AS ( \
            INSERT INTO audit_log_terms (tenant_id, field, value, key) \
-           SELECT * FROM ({terms}) AS t ORDER BY 1, 2, 3 \
+           SELECT $16::uuid, f, v, NULLIF(k, ''::bytea) \
+           FROM UNNEST($17::int2[], $18::text[], $19::bytea[], $20::bool[]) AS x (f, v, k, known) \
+           WHERE NOT known OR (SELECT last_value FROM epoch) IS DISTINCT FROM $21::int8 \
+           ORDER BY 2, 3 \
            ON CONFLICT DO NOTHING) \
-         SELECT id FROM inserted",
-        terms = terms_of_sql("inserted"),
+         SELECT id, (SELECT last_value FROM epoch) AS epoch FROM inserted"
     )
 });

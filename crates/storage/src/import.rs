@@ -47,9 +47,10 @@ impl SeaOrmStore {
         }
         let _turn = self.writer_turn().await;
         let txn = self.connection().begin().await.map_err(db_error)?;
-        match insert_new(&txn, tenant_id, stored.iter()).await {
-            Ok(inserted) => {
+        match insert_new(&txn, tenant_id, stored.iter(), Some(self.known_terms())).await {
+            Ok((inserted, learned)) => {
                 txn.commit().await.map_err(db_error)?;
+                self.known_terms().learn(learned);
                 Ok(inserted.len() as u64)
             }
             Err(err) => {
@@ -110,6 +111,8 @@ impl SeaOrmStore {
                 stored: 0,
             });
         }
+        // The load removes the search terms.
+        self.known_terms().forget();
         match rebuild_start(&mut txn).await {
             Ok(rebuild) => Ok(BulkImport {
                 store: self.clone(),
@@ -435,6 +438,10 @@ async fn rebuild_start(txn: &mut LoadTxn) -> Result<Vec<Rebuild>, StoreError> {
     let tables: &[&'static str] = if postgres {
         // The address suffixes follow the terms (a trigger of theirs writes them).
         txn.execute("DELETE FROM audit_log_ip_suffixes").await?;
+        // Writers that remember terms offer them all again from now on (the sequence
+        // moves at once, whatever becomes of this transaction).
+        txn.execute("SELECT nextval('audit_log_terms_epoch')")
+            .await?;
         // The table is empty; emptied in this transaction, it takes rows written
         // frozen by COPY FREEZE.
         txn.execute("TRUNCATE audit_logs").await?;

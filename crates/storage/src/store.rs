@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::{append::append_in, error::db_error, list::list_in};
+use crate::{append::append_with, error::db_error, list::list_in, terms::KnownTerms};
 
 /// How long a SQLite connection waits for another connection's write lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,6 +47,8 @@ pub struct SeaOrmStore {
     /// SQLite has one writer at a time; its writers queue here, in order, instead of
     /// polling for the lock (which lets some wait past the busy timeout under load).
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// The search terms known to be stored, shared by the clones.
+    known_terms: Arc<KnownTerms>,
 }
 
 impl SeaOrmStore {
@@ -96,7 +98,11 @@ impl SeaOrmStore {
     pub fn from_connection(db: DatabaseConnection) -> Self {
         let sqlite_writer =
             (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Self { db, sqlite_writer }
+        Self {
+            db,
+            sqlite_writer,
+            known_terms: Arc::default(),
+        }
     }
 
     /// Waits for this store's turn to write (SQLite), or at once (PostgreSQL). The turn
@@ -112,6 +118,11 @@ impl SeaOrmStore {
     /// The connection, for example to begin a transaction for [`crate::append_in`].
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The search terms known to be stored.
+    pub(crate) fn known_terms(&self) -> &KnownTerms {
+        &self.known_terms
     }
 
     /// Applies the migrations that the database lacks.
@@ -178,9 +189,10 @@ impl SeaOrmStore {
             .begin_with_options(options)
             .await
             .map_err(db_error)?;
-        match append_in(&txn, tenant_id, entries).await {
-            Ok(stored) => {
+        match append_with(&txn, tenant_id, entries, Some(&self.known_terms)).await {
+            Ok((stored, learned)) => {
                 txn.commit().await.map_err(db_error)?;
+                self.known_terms.learn(learned);
                 Ok(stored)
             }
             Err(err) => {

@@ -2,7 +2,10 @@
 //! when a value first appears, and read to turn `q` into exact values that the entries'
 //! b-tree indexes find.
 
-use std::{collections::BTreeSet, sync::LazyLock};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashSet},
+    sync::LazyLock,
+};
 
 use auditlog_domain::{AuditLog, StoreError, ip, text::fold_case};
 use auditlog_migrations::search_words_sql;
@@ -13,12 +16,15 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    entity::{audit_log::Column, audit_log_term},
+    entity::{
+        audit_log::{self, Column},
+        audit_log_term,
+    },
     error::db_error,
 };
 
 /// The address field.
-const IP: i16 = 0;
+pub(crate) const IP: i16 = 0;
 /// The folded user id field.
 const USER: i16 = 1;
 /// The folded e-mail field.
@@ -209,4 +215,238 @@ pub async fn matching<C: ConnectionTrait>(
         any = any.add(Column::ActorEmailCi.is_in(emails));
     }
     Ok(Search::Values(any))
+}
+
+/// A search term of some rows: its field, its value and (addresses only) the
+/// address's sort key, empty otherwise.
+pub(crate) type RowTerm = (i16, String, Vec<u8>);
+
+/// The distinct search terms of `rows`, in field and byte order.
+pub(crate) fn of_rows(rows: &[audit_log::Model]) -> Vec<RowTerm> {
+    let mut terms: BTreeMap<(i16, &str), &[u8]> = BTreeMap::new();
+    for row in rows {
+        terms.insert((IP, &row.meta_source_ip), &row.ip_key);
+        if let Some(user) = &row.actor_user_id_ci {
+            terms.insert((USER, user), &[]);
+        }
+        if let Some(email) = &row.actor_email_ci {
+            terms.insert((EMAIL, email), &[]);
+        }
+    }
+    terms
+        .into_iter()
+        .map(|((field, value), key)| (field, value.to_owned(), key.to_vec()))
+        .collect()
+}
+
+/// One search term of a tenant: its field and its value.
+type TermKey = (Uuid, i16, String);
+
+/// Terms at most in each of [`KnownTerms`]' two generations: about 100 bytes each.
+const KNOWN_PER_GENERATION: usize = 50_000;
+
+/// The search terms that this store has seen committed, on PostgreSQL, so that a write
+/// need not offer them again: entries repeat the same users, addresses and e-mail
+/// addresses endlessly, and looking each of them up in `audit_log_terms` cost a
+/// third of a write.
+///
+/// Terms are only ever removed by a bulk load into a store without entries, which
+/// advances the sequence `audit_log_terms_epoch`. What is remembered holds for one
+/// value of it: a write offers every term again whenever the sequence has moved since
+/// (the statement decides, so a load by another process is seen at once). Terms are
+/// learned only after the transaction that wrote them committed. The memory is
+/// bounded: when a generation is full, the older one is forgotten.
+#[derive(Default)]
+pub(crate) struct KnownTerms(std::sync::Mutex<Known>);
+
+impl std::fmt::Debug for KnownTerms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let known = self.known();
+        f.debug_struct("KnownTerms")
+            .field("epoch", &known.epoch)
+            .field("terms", &(known.recent.len() + known.older.len()))
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct Known {
+    /// The sequence's value that the terms below hold for.
+    epoch: Option<i64>,
+    recent: HashSet<TermKey>,
+    older: HashSet<TermKey>,
+}
+
+/// What a committed write teaches [`KnownTerms`]: its terms, stored when the sequence
+/// had this value.
+#[derive(Debug, Default)]
+pub(crate) struct Learned {
+    pub epoch: Option<i64>,
+    pub terms: Vec<TermKey>,
+}
+
+impl KnownTerms {
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        // A panic elsewhere while holding the lock leaves nothing half-done here.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// For each of `terms` of `tenant_id`, whether it is known; and the sequence's
+    /// value that this holds for (`None`: nothing is known).
+    pub fn lookup(&self, tenant_id: Uuid, terms: &[RowTerm]) -> (Option<i64>, Vec<bool>) {
+        let known = self.known();
+        let Some(epoch) = known.epoch else {
+            return (None, vec![false; terms.len()]);
+        };
+        let mut key: TermKey = (tenant_id, 0, String::new());
+        let flags = terms
+            .iter()
+            .map(|(field, value, _)| {
+                key.1 = *field;
+                value.clone_into(&mut key.2);
+                known.recent.contains(&key) || known.older.contains(&key)
+            })
+            .collect();
+        (Some(epoch), flags)
+    }
+
+    /// Remembers the terms of a committed write.
+    pub fn learn(&self, learned: Learned) {
+        let Some(epoch) = learned.epoch else {
+            return;
+        };
+        let mut known = self.known();
+        match known.epoch {
+            // Learned before the terms were last removed: no longer sure.
+            Some(current) if epoch < current => return,
+            Some(current) if epoch == current => {}
+            _ => {
+                *known = Known {
+                    epoch: Some(epoch),
+                    ..Known::default()
+                };
+            }
+        }
+        for term in learned.terms {
+            if known.recent.len() >= KNOWN_PER_GENERATION {
+                known.older = std::mem::take(&mut known.recent);
+            }
+            known.recent.insert(term);
+        }
+    }
+
+    /// Forgets everything (the terms are being removed).
+    pub fn forget(&self) {
+        *self.known() = Known::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(value: &str) -> RowTerm {
+        (USER, value.to_owned(), Vec::new())
+    }
+
+    fn learned(epoch: i64, tenant: Uuid, values: &[&str]) -> Learned {
+        Learned {
+            epoch: Some(epoch),
+            terms: values
+                .iter()
+                .map(|v| (tenant, USER, (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn terms_are_known_per_tenant_for_the_epoch_they_were_learned_in() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let known = KnownTerms::default();
+        assert_eq!(known.lookup(a, &[term("x")]), (None, vec![false]));
+
+        known.learn(learned(3, a, &["x"]));
+        assert_eq!(
+            known.lookup(a, &[term("x"), term("y")]),
+            (Some(3), vec![true, false])
+        );
+        assert_eq!(known.lookup(b, &[term("x")]), (Some(3), vec![false]));
+
+        // Learned before the terms were last removed: ignored.
+        known.learn(learned(2, a, &["y"]));
+        assert_eq!(known.lookup(a, &[term("y")]), (Some(3), vec![false]));
+
+        // A later epoch: what was known before is forgotten.
+        known.learn(learned(4, a, &["y"]));
+        assert_eq!(
+            known.lookup(a, &[term("x"), term("y")]),
+            (Some(4), vec![false, true])
+        );
+
+        // A write that inserted nothing teaches nothing.
+        known.learn(Learned::default());
+        assert_eq!(known.lookup(a, &[term("y")]), (Some(4), vec![true]));
+
+        known.forget();
+        assert_eq!(known.lookup(a, &[term("y")]), (None, vec![false]));
+    }
+
+    #[test]
+    fn memory_is_bounded_to_two_generations() {
+        let tenant = Uuid::new_v4();
+        let known = KnownTerms::default();
+        let values: Vec<String> = (0..KNOWN_PER_GENERATION * 2 + 1)
+            .map(|i| format!("v{i}"))
+            .collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        known.learn(learned(1, tenant, &refs));
+        let first_and_last = [term(refs[0]), term(refs[refs.len() - 1])];
+        assert_eq!(
+            known.lookup(tenant, &first_and_last),
+            (Some(1), vec![false, true])
+        );
+        let held = {
+            let k = known.known();
+            k.recent.len() + k.older.len()
+        };
+        assert!(held <= 2 * KNOWN_PER_GENERATION, "{held} terms held");
+    }
+
+    #[test]
+    fn row_terms_are_distinct_in_field_and_byte_order() {
+        let row = |ip: &str, key: u8, user: Option<&str>, email: Option<&str>| audit_log::Model {
+            tenant_id: Uuid::nil(),
+            id: Uuid::new_v4(),
+            r#type: "login_success".into(),
+            error: None,
+            meta_http_request_id: "r".into(),
+            meta_source_ip: ip.into(),
+            ip_key: vec![key; 16],
+            meta_user_agent: "ua".into(),
+            actor_user_id: user.map(str::to_uppercase),
+            actor_user_id_ci: user.map(str::to_owned),
+            actor_email: None,
+            actor_email_ci: email.map(str::to_owned),
+            details: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let rows = [
+            row("10.0.0.2", 2, Some("bob"), None),
+            row("10.0.0.1", 1, Some("Zed"), Some("a@x")),
+            row("10.0.0.2", 2, Some("bob"), Some("a@x")),
+        ];
+        assert_eq!(
+            of_rows(&rows),
+            vec![
+                (IP, "10.0.0.1".to_owned(), vec![1; 16]),
+                (IP, "10.0.0.2".to_owned(), vec![2; 16]),
+                (USER, "Zed".to_owned(), Vec::new()),
+                (USER, "bob".to_owned(), Vec::new()),
+                (EMAIL, "a@x".to_owned(), Vec::new()),
+            ]
+        );
+    }
 }

@@ -62,6 +62,7 @@ backend_tests! {
     import::bulk_import_into_a_store_with_entries_adds_batch_by_batch,
     import::bulk_import_refusing_an_entry_leaves_the_store_empty,
     import::bulk_import_of_one_id_twice_stores_nothing,
+    import::search_finds_what_is_written_after_another_writer_reloads_the_store,
     keys::tenants_are_created_once,
     keys::keys_register_find_list_revoke,
     keys::registering_an_existing_secret_returns_the_stored_key,

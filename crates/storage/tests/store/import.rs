@@ -176,3 +176,42 @@ pub async fn bulk_import_of_one_id_twice_stores_nothing(store: SeaOrmStore) {
         .expect("the store still takes entries");
     assert_eq!(list_all(&store, tenant).await.total, 1);
 }
+
+pub async fn search_finds_what_is_written_after_another_writer_reloads_the_store(
+    store: SeaOrmStore,
+) {
+    use sea_orm::ConnectionTrait;
+
+    let tenant = Uuid::new_v4();
+    let alice = |at: &str| with_user(entry("10.9.0.1", at), Some("alice"), Some("alice@x.io"));
+    // This writer has stored (and, where it can, remembers) alice's values.
+    store
+        .append(tenant, vec![alice("2024-01-01T00:00:00Z")])
+        .await
+        .expect("append");
+
+    // Meanwhile the entries are removed outside auditlog, and another writer loads
+    // the empty store afresh, with other values: the search terms go with them.
+    let db = store.connection();
+    for table in ["audit_logs", "audit_log_counts"] {
+        db.execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .expect("delete");
+    }
+    let other = SeaOrmStore::from_connection(db.clone());
+    let mut import = other.bulk_import().await.expect("bulk import");
+    assert!(import.rebuilds_indexes(), "the store holds no entries");
+    import.add(tenant, entries(20)).await.expect("add");
+    import.finish().await.expect("finish");
+    assert!(matching(&store, tenant, &[("q", "alice")]).await.is_empty());
+
+    // The first writer stores alice again: her values are searchable again.
+    let stored = store
+        .append(tenant, vec![alice("2024-01-05T00:00:00Z")])
+        .await
+        .expect("append");
+    let id = vec![stored[0].id];
+    for q in ["alice", "lice@x", "10.9.0.1", "9.0.1"] {
+        assert_eq!(matching(&store, tenant, &[("q", q)]).await, id, "q={q}");
+    }
+}
