@@ -20,7 +20,7 @@ use crate::{
     counts,
     entity::audit_log,
     error::db_error,
-    terms::{self, KnownTerms, Learned},
+    terms::{self, Epoch, KnownTerms, Learned},
 };
 
 /// Rows per `INSERT`: 15 bind parameters each stays far below the limits of SQLite
@@ -208,8 +208,9 @@ async fn insert_new_sqlite<C: ConnectionTrait>(
 
 /// PostgreSQL inserts the rows and their new terms in one statement: the rows travel
 /// as 15 arrays (a few parameters however large the batch), and so do their search
-/// terms, each marked when `known` holds it. The statement skips the marked ones
-/// unless `audit_log_terms_epoch` has moved since `known` learned them.
+/// terms, each marked when `known` holds it. The statement records the terms of the
+/// rows it inserted, skipping the marked ones unless the epoch they were learned at
+/// has passed.
 async fn insert_new_postgres<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
@@ -242,22 +243,32 @@ async fn insert_new_postgres<C: ConnectionTrait>(
             .into(),
     );
     values.push(flags.into());
-    values.push(epoch.into());
+    values.push(epoch.as_ref().map(|e| e.value).into());
+    values.push(epoch.map(|e| e.origin).into());
     let statement =
         Statement::from_sql_and_values(DbBackend::Postgres, POSTGRES_INSERT.as_str(), values);
-    let rows = conn.query_all_raw(statement).await.map_err(db_error)?;
-    let mut inserted = HashSet::with_capacity(rows.len());
-    let mut learned = Learned::default();
-    for row in rows {
+    let answer = conn.query_all_raw(statement).await.map_err(db_error)?;
+    let mut inserted = HashSet::with_capacity(answer.len());
+    let mut epoch = None;
+    for row in answer {
         inserted.insert(row.try_get::<Uuid>("", "id").map_err(db_error)?);
-        learned.epoch = Some(row.try_get::<i64>("", "epoch").map_err(db_error)?);
+        epoch = Some(Epoch {
+            value: row.try_get("", "epoch").map_err(db_error)?,
+            origin: row.try_get("", "origin").map_err(db_error)?,
+        });
     }
-    if learned.epoch.is_some() {
-        learned.terms = terms
+    // What the statement recorded: the terms of the rows it inserted.
+    let stored: Vec<audit_log::Model> = rows
+        .into_iter()
+        .filter(|row| inserted.contains(&row.id))
+        .collect();
+    let learned = Learned {
+        epoch,
+        terms: terms::of_rows(&stored)
             .into_iter()
             .map(|(field, value, _)| (tenant_id, field, value))
-            .collect();
-    }
+            .collect(),
+    };
     Ok((inserted, learned))
 }
 
@@ -330,20 +341,29 @@ const POSTGRES_BULK_INSERT: &str = "INSERT INTO audit_logs (tenant_id, id, type,
 
 /// The statement of [`insert_new_postgres`], built once from constants: `$16` is the
 /// tenant, `$17` to `$19` the terms' fields, values and address keys (empty for other
-/// fields), `$20` which of them are known, `$21` the epoch they are known for.
+/// fields), `$20` which of them are known, `$21` and `$22` the epoch they are known
+/// at (its value and origin).
 static POSTGRES_INSERT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH inserted AS ({POSTGRES_BULK_INSERT} \
            ON CONFLICT (tenant_id, id) DO NOTHING \
-           RETURNING id), \
-         epoch AS (SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS last_value FROM audit_log_terms_epoch), \
+           RETURNING id, meta_source_ip, actor_user_id_ci, actor_email_ci), \
+         epoch AS ( \
+           SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS value, \
+             extract(epoch FROM pg_postmaster_start_time())::text || '/' || tableoid::text AS origin \
+           FROM audit_log_terms_epoch), \
          terms AS ( \
            INSERT INTO audit_log_terms (tenant_id, field, value, key) \
            SELECT $16::uuid, f, v, NULLIF(k, ''::bytea) \
            FROM UNNEST($17::int2[], $18::text[], $19::bytea[], $20::bool[]) AS x (f, v, k, known) \
-           WHERE NOT known OR (SELECT last_value FROM epoch) IS DISTINCT FROM $21::int8 \
-           ORDER BY 2, 3 \
+           WHERE (NOT known OR NOT EXISTS ( \
+               SELECT 1 FROM epoch WHERE value = $21::int8 AND origin = $22::text)) \
+             AND (f, v COLLATE \"C\") IN ( \
+               SELECT 0::int2, meta_source_ip COLLATE \"C\" FROM inserted \
+               UNION ALL SELECT 1::int2, actor_user_id_ci FROM inserted \
+               UNION ALL SELECT 2::int2, actor_email_ci FROM inserted) \
+           ORDER BY f, v COLLATE \"C\" \
            ON CONFLICT DO NOTHING) \
-         SELECT id, (SELECT last_value FROM epoch) AS epoch FROM inserted"
+         SELECT id, epoch.value AS epoch, epoch.origin FROM inserted, epoch"
     )
 });
