@@ -18,6 +18,21 @@ mod m20260105_000001_byte_order_and_terms_epoch;
 pub use m20260102_000001_search_and_counts::{DAY_MICROS, day_sql, terms_of_sql};
 pub use m20260103_000001_search_words::search_words_sql;
 
+/// Runs `statements` in order on PostgreSQL; nothing on SQLite.
+pub(crate) async fn on_postgres(
+    manager: &SchemaManager<'_>,
+    statements: &[String],
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm_migration::sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    for statement in statements {
+        db.execute_unprepared(statement).await?;
+    }
+    Ok(())
+}
+
 /// Applies auditlog's migrations: `Migrator::up(&db, None)` brings a database to the
 /// newest schema.
 #[derive(Debug)]

@@ -9,7 +9,9 @@
 //! narrows: the exact `LIKE` on the value itself decides, so answers are unchanged.
 //! SQLite's FTS5 trigram tokenizer indexes every three characters already.
 
-use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+use sea_orm_migration::prelude::*;
+
+use crate::on_postgres;
 
 #[derive(Debug, DeriveMigrationName)]
 pub struct Migration;
@@ -21,35 +23,37 @@ pub fn search_words_sql(expr: &str) -> String {
     format!("translate({expr}, '.:-@', 'xyzw')")
 }
 
+/// The trigram index `name` of the terms' [`search_words_sql`], over the terms that
+/// `filter` keeps (`""` for all, or a ` WHERE ...` clause).
+pub(crate) fn words_index_sql(name: &str, filter: &str) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {name} ON audit_log_terms \
+         USING gin ({} gin_trgm_ops){filter}",
+        search_words_sql("value")
+    )
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared("DROP INDEX IF EXISTS ix_audit_log_terms_value")
-            .await?;
-        db.execute_unprepared(&format!(
-            "CREATE INDEX IF NOT EXISTS ix_audit_log_terms_words ON audit_log_terms \
-             USING gin ({} gin_trgm_ops)",
-            search_words_sql("value")
-        ))
-        .await?;
-        Ok(())
+        on_postgres(
+            manager,
+            &[
+                "DROP INDEX IF EXISTS ix_audit_log_terms_value".to_owned(),
+                words_index_sql("ix_audit_log_terms_words", ""),
+            ],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared("DROP INDEX IF EXISTS ix_audit_log_terms_words")
-            .await?;
-        db.execute_unprepared(
-            "CREATE INDEX IF NOT EXISTS ix_audit_log_terms_value ON audit_log_terms USING gin (value gin_trgm_ops)",
+        on_postgres(
+            manager,
+            &[
+                "DROP INDEX IF EXISTS ix_audit_log_terms_words".to_owned(),
+                "CREATE INDEX IF NOT EXISTS ix_audit_log_terms_value ON audit_log_terms USING gin (value gin_trgm_ops)".to_owned(),
+            ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 }

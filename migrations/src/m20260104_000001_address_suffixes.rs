@@ -17,9 +17,9 @@
 //! and user ids no longer walks the addresses' long posting lists.
 //! SQLite keeps its FTS5 trigram table.
 
-use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+use sea_orm_migration::prelude::*;
 
-use crate::search_words_sql;
+use crate::{m20260103_000001_search_words::words_index_sql, on_postgres};
 
 #[derive(Debug, DeriveMigrationName)]
 pub struct Migration;
@@ -57,68 +57,45 @@ pub(crate) fn distinct_suffixes_function_sql() -> String {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared(
-            "CREATE TABLE IF NOT EXISTS audit_log_ip_suffixes ( \
-               tenant_id uuid NOT NULL, \
-               suffix text COLLATE \"C\" NOT NULL, \
-               value text NOT NULL, \
-               PRIMARY KEY (tenant_id, suffix, value))",
+        on_postgres(
+            manager,
+            &[
+                "CREATE TABLE IF NOT EXISTS audit_log_ip_suffixes ( \
+                   tenant_id uuid NOT NULL, \
+                   suffix text COLLATE \"C\" NOT NULL, \
+                   value text NOT NULL, \
+                   PRIMARY KEY (tenant_id, suffix, value))"
+                    .to_owned(),
+                distinct_suffixes_function_sql(),
+                "CREATE OR REPLACE TRIGGER audit_log_terms_ip_suffixes AFTER INSERT ON audit_log_terms \
+                 REFERENCING NEW TABLE AS new_terms FOR EACH STATEMENT \
+                 EXECUTE FUNCTION audit_log_ip_suffixes_add()"
+                    .to_owned(),
+                format!(
+                    "INSERT INTO audit_log_ip_suffixes (tenant_id, suffix, value) {} \
+                     ON CONFLICT DO NOTHING",
+                    suffixes_sql("SELECT DISTINCT", "audit_log_terms")
+                ),
+                "DROP INDEX IF EXISTS ix_audit_log_terms_words".to_owned(),
+                words_index_sql("ix_audit_log_terms_words", " WHERE field <> 0"),
+                words_index_sql("ix_audit_log_terms_ip_words", " WHERE field = 0"),
+            ],
         )
-        .await?;
-        db.execute_unprepared(&distinct_suffixes_function_sql())
-            .await?;
-        db.execute_unprepared(
-            "CREATE OR REPLACE TRIGGER audit_log_terms_ip_suffixes AFTER INSERT ON audit_log_terms \
-             REFERENCING NEW TABLE AS new_terms FOR EACH STATEMENT \
-             EXECUTE FUNCTION audit_log_ip_suffixes_add()",
-        )
-        .await?;
-        db.execute_unprepared(&format!(
-            "INSERT INTO audit_log_ip_suffixes (tenant_id, suffix, value) {} \
-             ON CONFLICT DO NOTHING",
-            suffixes_sql("SELECT DISTINCT", "audit_log_terms")
-        ))
-        .await?;
-        db.execute_unprepared("DROP INDEX IF EXISTS ix_audit_log_terms_words")
-            .await?;
-        for (name, which) in [
-            ("ix_audit_log_terms_words", "field <> 0"),
-            ("ix_audit_log_terms_ip_words", "field = 0"),
-        ] {
-            db.execute_unprepared(&format!(
-                "CREATE INDEX IF NOT EXISTS {name} ON audit_log_terms \
-                 USING gin ({} gin_trgm_ops) WHERE {which}",
-                search_words_sql("value")
-            ))
-            .await?;
-        }
-        Ok(())
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        for statement in [
+        let mut statements: Vec<String> = [
             "DROP INDEX IF EXISTS ix_audit_log_terms_ip_words",
             "DROP INDEX IF EXISTS ix_audit_log_terms_words",
             "DROP TRIGGER IF EXISTS audit_log_terms_ip_suffixes ON audit_log_terms",
             "DROP FUNCTION IF EXISTS audit_log_ip_suffixes_add()",
             "DROP TABLE IF EXISTS audit_log_ip_suffixes",
-        ] {
-            db.execute_unprepared(statement).await?;
-        }
-        db.execute_unprepared(&format!(
-            "CREATE INDEX IF NOT EXISTS ix_audit_log_terms_words ON audit_log_terms \
-             USING gin ({} gin_trgm_ops)",
-            search_words_sql("value")
-        ))
-        .await?;
-        Ok(())
+        ]
+        .map(str::to_owned)
+        .into();
+        // The index of m20260103 again.
+        statements.push(words_index_sql("ix_audit_log_terms_words", ""));
+        on_postgres(manager, &statements).await
     }
 }

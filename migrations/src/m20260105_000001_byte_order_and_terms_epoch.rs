@@ -17,13 +17,17 @@
 //!
 //! The sequence `audit_log_terms_epoch` advances whenever search terms are removed
 //! (only a bulk load into a store without entries removes them): a writer that
-//! remembers which terms are stored remembers them for one value of it.
+//! remembers which terms are stored trusts that only while the sequence, the sequence's
+//! identity and the database server's start time stay the same.
 //! SQLite compares text byte by byte already, and its writers remember no terms.
 
-use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+use sea_orm_migration::prelude::*;
 
-use crate::m20260104_000001_address_suffixes::{
-    distinct_suffixes_function_sql, suffixes_function_sql, suffixes_sql,
+use crate::{
+    m20260104_000001_address_suffixes::{
+        distinct_suffixes_function_sql, suffixes_function_sql, suffixes_sql,
+    },
+    on_postgres,
 };
 
 #[derive(Debug, DeriveMigrationName)]
@@ -68,16 +72,4 @@ impl MigrationTrait for Migration {
         statements.push("DROP SEQUENCE IF EXISTS audit_log_terms_epoch".to_owned());
         on_postgres(manager, &statements).await
     }
-}
-
-/// Runs `statements` in order on PostgreSQL; nothing on SQLite.
-async fn on_postgres(manager: &SchemaManager<'_>, statements: &[String]) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let db = manager.get_connection();
-    for statement in statements {
-        db.execute_unprepared(statement).await?;
-    }
-    Ok(())
 }

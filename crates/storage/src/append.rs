@@ -6,9 +6,7 @@ use std::{
     sync::LazyLock,
 };
 
-use auditlog_domain::{
-    AuditLog, NewAuditLog, StoreError, entry::timestamp::to_micros, store::prepare_batch,
-};
+use auditlog_domain::{AuditLog, NewAuditLog, StoreError, store::prepare_batch};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TryInsertResult,
     Value,
@@ -155,27 +153,20 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
     entries: impl Iterator<Item = &'a AuditLog>,
     known: Option<&KnownTerms>,
 ) -> Result<(HashSet<Uuid>, Learned), StoreError> {
-    let mut rows = Vec::new();
-    let mut by_id: HashMap<Uuid, &AuditLog> = HashMap::new();
-    for entry in entries {
-        rows.push(entry_to_row(entry)?);
-        by_id.insert(entry.id, entry);
-    }
+    let mut rows = entries.map(entry_to_row).collect::<Result<Vec<_>, _>>()?;
     rows.sort_unstable_by_key(|row| row.id);
     let (inserted, learned) = if conn.get_database_backend() == DbBackend::Postgres {
         // The new terms are recorded by the same statement.
-        insert_new_postgres(conn, tenant_id, rows, known).await?
+        insert_new_postgres(conn, tenant_id, &rows, known).await?
     } else {
-        let inserted = insert_new_sqlite(conn, rows).await?;
-        let new_entries = inserted.iter().filter_map(|id| by_id.get(id).copied());
-        terms::add(conn, tenant_id, new_entries).await?;
+        let inserted = insert_new_sqlite(conn, &rows).await?;
+        let new_rows = rows.iter().filter(|row| inserted.contains(&row.id));
+        terms::add(conn, tenant_id, terms::of_rows(new_rows)).await?;
         (inserted, Learned::default())
     };
     let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
-    for entry in inserted.iter().filter_map(|id| by_id.get(id)) {
-        *per_day
-            .entry(counts::day_of(to_micros(entry.created_at)))
-            .or_default() += 1;
+    for row in rows.iter().filter(|row| inserted.contains(&row.id)) {
+        *per_day.entry(counts::day_of(row.created_at)).or_default() += 1;
     }
     // Last, so that the day's row, which every writer of the day updates, stays locked
     // only until the commit that follows.
@@ -187,13 +178,11 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
 /// ids inserted.
 async fn insert_new_sqlite<C: ConnectionTrait>(
     conn: &C,
-    rows: Vec<audit_log::Model>,
+    rows: &[audit_log::Model],
 ) -> Result<HashSet<Uuid>, StoreError> {
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<audit_log::ActiveModel> =
-            rows.by_ref().take(INSERT_ROWS).map(Into::into).collect();
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let chunk: Vec<audit_log::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
         let keys = audit_log::Entity::insert_many(chunk)
             .on_conflict_do_nothing()
             .exec_with_returning_keys(conn)
@@ -214,18 +203,18 @@ async fn insert_new_sqlite<C: ConnectionTrait>(
 async fn insert_new_postgres<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
-    rows: Vec<audit_log::Model>,
+    rows: &[audit_log::Model],
     known: Option<&KnownTerms>,
 ) -> Result<(HashSet<Uuid>, Learned), StoreError> {
     if rows.is_empty() {
         return Ok((HashSet::new(), Learned::default()));
     }
-    let terms = terms::of_rows(&rows);
+    let terms = terms::of_rows(rows);
     let (epoch, flags) = match known {
         Some(known) => known.lookup(tenant_id, &terms),
         None => (None, vec![false; terms.len()]),
     };
-    let mut values = postgres_arrays(&rows);
+    let mut values = postgres_arrays(rows);
     values.push(tenant_id.into());
     values.push(terms.iter().map(|t| t.0).collect::<Vec<i16>>().into());
     values.push(
@@ -257,14 +246,16 @@ async fn insert_new_postgres<C: ConnectionTrait>(
             origin: row.try_get("", "origin").map_err(db_error)?,
         });
     }
-    // What the statement recorded: the terms of the rows it inserted.
-    let stored: Vec<audit_log::Model> = rows
-        .into_iter()
-        .filter(|row| inserted.contains(&row.id))
-        .collect();
+    // What the statement recorded: the terms of the rows it inserted (all of them,
+    // unless some ids were stored before).
+    let recorded = if inserted.len() == rows.len() {
+        terms
+    } else {
+        terms::of_rows(rows.iter().filter(|row| inserted.contains(&row.id)))
+    };
     let learned = Learned {
         epoch,
-        terms: terms::of_rows(&stored)
+        terms: recorded
             .into_iter()
             .map(|(field, value, _)| (tenant_id, field, value))
             .collect(),

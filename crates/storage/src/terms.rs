@@ -3,12 +3,12 @@
 //! b-tree indexes find.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashSet},
+    collections::{BTreeMap, HashSet},
     sync::LazyLock,
     time::{Duration, Instant},
 };
 
-use auditlog_domain::{AuditLog, StoreError, ip, text::fold_case};
+use auditlog_domain::StoreError;
 use auditlog_migrations::search_words_sql;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Statement,
@@ -39,27 +39,14 @@ const MAX_TERMS: usize = 1000;
 /// Terms per `INSERT`.
 const INSERT_ROWS: usize = 1000;
 
-/// Records the searchable values of `entries` that the tenant has not had before.
-/// Values go in key order, so concurrent writers lock them in one order.
-pub async fn add<'a, C: ConnectionTrait>(
+/// Records `terms` (from [`of_rows`]) that the tenant has not had before, on SQLite
+/// (PostgreSQL records them in the statement that inserts the rows). Values go in key
+/// order, so concurrent writers lock them in one order.
+pub async fn add<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
-    entries: impl Iterator<Item = &'a AuditLog>,
+    terms: Vec<RowTerm>,
 ) -> Result<(), StoreError> {
-    let mut terms: BTreeSet<(i16, String, Option<Vec<u8>>)> = BTreeSet::new();
-    for entry in entries {
-        terms.insert((
-            IP,
-            entry.meta_source_ip.to_string(),
-            Some(ip::sort_key(entry.meta_source_ip).to_vec()),
-        ));
-        if let Some(user) = &entry.actor_user_id {
-            terms.insert((USER, fold_case(user), None));
-        }
-        if let Some(email) = &entry.actor_email {
-            terms.insert((EMAIL, fold_case(email), None));
-        }
-    }
     let mut terms = terms.into_iter().peekable();
     while terms.peek().is_some() {
         let chunk: Vec<audit_log_term::ActiveModel> = terms
@@ -69,7 +56,7 @@ pub async fn add<'a, C: ConnectionTrait>(
                 tenant_id: sea_orm::Set(tenant_id),
                 field: sea_orm::Set(field),
                 value: sea_orm::Set(value),
-                key: sea_orm::Set(key),
+                key: sea_orm::Set((field == IP).then_some(key)),
             })
             .collect();
         audit_log_term::Entity::insert_many(chunk)
@@ -223,7 +210,7 @@ pub async fn matching<C: ConnectionTrait>(
 pub(crate) type RowTerm = (i16, String, Vec<u8>);
 
 /// The distinct search terms of `rows`, in field and byte order.
-pub(crate) fn of_rows(rows: &[audit_log::Model]) -> Vec<RowTerm> {
+pub(crate) fn of_rows<'a>(rows: impl IntoIterator<Item = &'a audit_log::Model>) -> Vec<RowTerm> {
     let mut terms: BTreeMap<(i16, &str), &[u8]> = BTreeMap::new();
     for row in rows {
         terms.insert((IP, &row.meta_source_ip), &row.ip_key);
