@@ -8,14 +8,13 @@ use std::{
 
 use auditlog_domain::{AuditLog, NewAuditLog, StoreError, store::prepare_batch};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, TryInsertResult,
-    Value,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, Value,
 };
 use uuid::Uuid;
 
 use crate::{
     convert::{entry_from_row, entry_to_row, now},
-    counts,
+    copy, counts,
     entity::audit_log,
     error::db_error,
     terms::{self, Epoch, KnownTerms, Learned},
@@ -175,24 +174,77 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
 }
 
 /// Inserts rows with `ON CONFLICT DO NOTHING`, a few hundred a statement; returns the
-/// ids inserted.
+/// ids inserted. A failure may leave part of a statement's rows (see [`sqlite_insert`]):
+/// the batch's transaction is rolled back on any error.
 async fn insert_new_sqlite<C: ConnectionTrait>(
     conn: &C,
     rows: &[audit_log::Model],
 ) -> Result<HashSet<Uuid>, StoreError> {
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(INSERT_ROWS) {
-        let chunk: Vec<audit_log::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
-        let keys = audit_log::Entity::insert_many(chunk)
-            .on_conflict_do_nothing()
-            .exec_with_returning_keys(conn)
+        let sql = if chunk.len() == INSERT_ROWS {
+            SQLITE_INSERT.clone()
+        } else {
+            sqlite_insert(chunk.len(), SQLITE_INSERT_TAIL)
+        };
+        let values: Vec<Value> = chunk.iter().flat_map(sqlite_values).collect();
+        let answer = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                values,
+            ))
             .await
             .map_err(db_error)?;
-        if let TryInsertResult::Inserted(keys) = keys {
-            inserted.extend(keys.into_iter().map(|(_, id)| id));
+        for row in answer {
+            inserted.insert(row.try_get::<Uuid>("", "id").map_err(db_error)?);
         }
     }
     Ok(inserted)
+}
+
+/// `INSERT OR FAIL` of `rows` rows into `audit_logs`, a parameter a column in the order
+/// of [`copy::ENTRY_COLUMNS`], followed by `tail`; built from constants.
+///
+/// `OR FAIL`: a failure ends the statement where it is instead of undoing it, which
+/// spares SQLite the statement journal, a copy of every page the statement changes
+/// (most of an insert's work when an entry's keys are spread over six indexes). Every
+/// caller rolls back the whole transaction on an error.
+pub(crate) fn sqlite_insert(rows: usize, tail: &str) -> String {
+    let row = format!("({})", vec!["?"; copy::ENTRY_FIELDS].join(","));
+    format!(
+        "INSERT OR FAIL INTO audit_logs ({}) VALUES {} {tail}",
+        copy::ENTRY_COLUMNS,
+        vec![row; rows].join(",")
+    )
+}
+
+/// What follows the rows of [`insert_new_sqlite`]'s statement.
+const SQLITE_INSERT_TAIL: &str = "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id";
+
+/// [`sqlite_insert`] of a full chunk.
+static SQLITE_INSERT: LazyLock<String> =
+    LazyLock::new(|| sqlite_insert(INSERT_ROWS, SQLITE_INSERT_TAIL));
+
+/// A row's values in the order of [`copy::ENTRY_COLUMNS`].
+fn sqlite_values(r: &audit_log::Model) -> [Value; copy::ENTRY_FIELDS] {
+    [
+        r.tenant_id.into(),
+        r.id.into(),
+        r.r#type.clone().into(),
+        r.error.clone().into(),
+        r.meta_http_request_id.clone().into(),
+        r.meta_source_ip.clone().into(),
+        r.ip_key.clone().into(),
+        r.meta_user_agent.clone().into(),
+        r.actor_user_id.clone().into(),
+        r.actor_user_id_ci.clone().into(),
+        r.actor_email.clone().into(),
+        r.actor_email_ci.clone().into(),
+        r.details.clone().into(),
+        r.created_at.into(),
+        r.updated_at.into(),
+    ]
 }
 
 /// PostgreSQL inserts the rows and their new terms in one statement: the rows travel

@@ -5,16 +5,17 @@
 use auditlog_domain::{AuditLog, NewAuditLog, StoreError, store::prepare_batch};
 use auditlog_migrations::{day_sql, terms_of_sql};
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait,
-    sqlx::{self, AssertSqlSafe, Postgres, Row as _},
+    ConnectionTrait, DbBackend, TransactionTrait,
+    sqlx::{self, AssertSqlSafe, Postgres, Row as _, Sqlite},
 };
+use std::{borrow::Cow, sync::OnceLock};
+
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use crate::{
     SeaOrmStore,
-    append::insert_new,
+    append::{insert_new, sqlite_insert},
     convert::{entry_to_row, now},
     copy,
     entity::audit_log,
@@ -87,13 +88,15 @@ impl SeaOrmStore {
                 .map_err(sqlx_error)?;
             LoadTxn::Postgres(txn)
         } else {
-            // IMMEDIATE: SQLite's write lock now, so that nothing writes between the
-            // look at the table and the load.
-            let options = TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            };
-            LoadTxn::SeaOrm(conn.begin_with_options(options).await.map_err(db_error)?)
+            // sqlx's own transaction, for statements prepared once and bound without
+            // copies. IMMEDIATE: SQLite's write lock now, so that nothing writes between
+            // the look at the table and the load.
+            LoadTxn::Sqlite(
+                conn.get_sqlite_connection_pool()
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(sqlx_error)?,
+            )
         };
         let any = match txn.holds_entries().await {
             Ok(any) => any,
@@ -131,50 +134,44 @@ impl SeaOrmStore {
     }
 }
 
-/// The transaction of a load into an empty store: SeaORM's on SQLite, sqlx's own on
-/// PostgreSQL (for `COPY`). The statements it runs are built from constants and from
-/// the database's own catalog, never from entries.
+/// The transaction of a load into an empty store, sqlx's own (SeaORM can neither
+/// `COPY` nor bind values without copying them). The statements it runs are built from
+/// constants and from the database's own catalog, never from entries; the entries are
+/// bound as parameters.
 enum LoadTxn {
-    SeaOrm(DatabaseTransaction),
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl LoadTxn {
     async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        let sql = sqlx::raw_sql(AssertSqlSafe(sql.to_owned()));
         match self {
-            LoadTxn::SeaOrm(txn) => txn
-                .execute_unprepared(sql)
-                .await
-                .map(drop)
-                .map_err(db_error),
-            LoadTxn::Postgres(txn) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                .execute(&mut **txn)
-                .await
-                .map(drop)
-                .map_err(sqlx_error),
+            LoadTxn::Sqlite(txn) => sql.execute(&mut **txn).await.map(drop),
+            LoadTxn::Postgres(txn) => sql.execute(&mut **txn).await.map(drop),
         }
+        .map_err(sqlx_error)
     }
 
     /// Whether the entries table holds a row.
     async fn holds_entries(&mut self) -> Result<bool, StoreError> {
         const ANY: &str = "SELECT 1 AS one FROM audit_logs LIMIT 1";
-        Ok(match self {
-            LoadTxn::SeaOrm(txn) => txn
-                .query_one_raw(Statement::from_string(txn.get_database_backend(), ANY))
+        let found = match self {
+            LoadTxn::Sqlite(txn) => sqlx::query(ANY)
+                .fetch_optional(&mut **txn)
                 .await
-                .map_err(db_error)?
-                .is_some(),
+                .map(|r| r.is_some()),
             LoadTxn::Postgres(txn) => sqlx::query(ANY)
                 .fetch_optional(&mut **txn)
                 .await
-                .map_err(sqlx_error)?
-                .is_some(),
-        })
+                .map(|r| r.is_some()),
+        };
+        found.map_err(sqlx_error)
     }
 
     async fn commit(self) -> Result<(), StoreError> {
         match self {
-            LoadTxn::SeaOrm(txn) => txn.commit().await.map_err(db_error),
+            LoadTxn::Sqlite(txn) => txn.commit().await.map_err(sqlx_error),
             LoadTxn::Postgres(txn) => txn.commit().await.map_err(sqlx_error),
         }
     }
@@ -183,7 +180,7 @@ impl LoadTxn {
     /// is the one to report.
     async fn rollback(self) {
         let failed = match self {
-            LoadTxn::SeaOrm(txn) => txn.rollback().await.err().map(|e| e.to_string()),
+            LoadTxn::Sqlite(txn) => txn.rollback().await.err().map(|e| e.to_string()),
             LoadTxn::Postgres(txn) => txn.rollback().await.err().map(|e| e.to_string()),
         };
         if let Some(error) = failed {
@@ -323,7 +320,7 @@ fn prepare(tenant_id: Uuid, entries: Vec<NewAuditLog>) -> Result<Vec<AuditLog>, 
 }
 
 /// Inserts rows as they are (no conflict handling, no counts, no terms): by binary
-/// `COPY` on PostgreSQL, by multi-row `INSERT`s on SQLite.
+/// `COPY` on PostgreSQL, by multi-row `INSERT OR FAIL`s on SQLite ([`sqlite_insert`]).
 async fn insert_plain(txn: &mut LoadTxn, rows: Vec<audit_log::Model>) -> Result<u64, StoreError> {
     let n = rows.len() as u64;
     if rows.is_empty() {
@@ -352,22 +349,47 @@ async fn insert_plain(txn: &mut LoadTxn, rows: Vec<audit_log::Model>) -> Result<
                 .map_err(sqlx_error)?;
             copy.finish().await.map_err(sqlx_error)
         }
-        LoadTxn::SeaOrm(txn) => {
+        LoadTxn::Sqlite(txn) => {
             let mut rows = rows.into_iter().peekable();
             while rows.peek().is_some() {
-                let chunk: Vec<audit_log::ActiveModel> = rows
-                    .by_ref()
-                    .take(SQLITE_BULK_ROWS)
-                    .map(Into::into)
-                    .collect();
-                audit_log::Entity::insert_many(chunk)
-                    .exec_without_returning(&*txn)
-                    .await
-                    .map_err(db_error)?;
+                let chunk = rows.by_ref().take(SQLITE_BULK_ROWS);
+                // Built from constants only; a full chunk's statement once, and prepared
+                // once by the connection.
+                let sql: Cow<'static, str> = match chunk.len() {
+                    SQLITE_BULK_ROWS => Cow::Borrowed(full_sqlite_insert()),
+                    n => Cow::Owned(sqlite_insert(n, "")),
+                };
+                let mut insert = sqlx::query(AssertSqlSafe(sql));
+                for r in chunk {
+                    insert = insert
+                        .bind(r.tenant_id)
+                        .bind(r.id)
+                        .bind(r.r#type)
+                        .bind(r.error)
+                        .bind(r.meta_http_request_id)
+                        .bind(r.meta_source_ip)
+                        .bind(r.ip_key)
+                        .bind(r.meta_user_agent)
+                        .bind(r.actor_user_id)
+                        .bind(r.actor_user_id_ci)
+                        .bind(r.actor_email)
+                        .bind(r.actor_email_ci)
+                        .bind(r.details)
+                        .bind(r.created_at)
+                        .bind(r.updated_at);
+                }
+                insert.execute(&mut **txn).await.map_err(sqlx_error)?;
             }
             Ok(n)
         }
     }
+}
+
+/// [`sqlite_insert`] of [`SQLITE_BULK_ROWS`] rows, without a conflict clause: a load
+/// into an empty store fails as a whole on any error.
+fn full_sqlite_insert() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| sqlite_insert(SQLITE_BULK_ROWS, ""))
 }
 
 /// A statement that builds an index again, and the table it belongs to.
@@ -406,23 +428,22 @@ impl LoadTxn {
                 .map(|row| Ok((row.try_get("drop_sql")?, row.try_get("create_sql")?)))
                 .collect::<Result<_, sqlx::Error>>()
                 .map_err(sqlx_error),
-            LoadTxn::SeaOrm(txn) => txn
-                .query_all_raw(Statement::from_sql_and_values(
-                    txn.get_database_backend(),
-                    "SELECT name, sql FROM sqlite_master \
-                     WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-                    [table.into()],
-                ))
-                .await
-                .map_err(db_error)?
-                .into_iter()
-                .map(|row| {
-                    let name: String = row.try_get("", "name")?;
-                    let drop = format!("DROP INDEX \"{}\"", name.replace('"', "\"\""));
-                    Ok((drop, row.try_get("", "sql")?))
-                })
-                .collect::<Result<_, sea_orm::DbErr>>()
-                .map_err(db_error),
+            LoadTxn::Sqlite(txn) => sqlx::query(
+                "SELECT name, sql FROM sqlite_master \
+                 WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            )
+            .bind(table)
+            .fetch_all(&mut **txn)
+            .await
+            .map_err(sqlx_error)?
+            .into_iter()
+            .map(|row| {
+                let name: String = row.try_get("name")?;
+                let drop = format!("DROP INDEX \"{}\"", name.replace('"', "\"\""));
+                Ok((drop, row.try_get("sql")?))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(sqlx_error),
         }
     }
 }
@@ -477,13 +498,16 @@ async fn rebuild_finish(txn: &mut LoadTxn, rebuild: &[Rebuild]) -> Result<(), St
         }
         return build(txn, rebuild).await;
     }
-    // SQLite sorts the keys of an index on helper threads when allowed to; the setting
-    // belongs to the (pooled) connection, so it goes back to the default afterwards.
+    // SQLite sorts the keys of an index on helper threads when allowed to, and groups
+    // the terms in memory rather than in temporary files. The settings belong to the
+    // (pooled) connection, so they go back to the defaults afterwards.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     txn.execute(&format!("PRAGMA threads = {threads}")).await?;
+    txn.execute("PRAGMA temp_store = MEMORY").await?;
     let built = build(txn, rebuild).await;
     let reset = txn.execute("PRAGMA threads = 0").await;
-    built.and(reset)
+    let reset_temp = txn.execute("PRAGMA temp_store = DEFAULT").await;
+    built.and(reset).and(reset_temp)
 }
 
 /// The index builds, counts and terms of [`rebuild_finish`].
