@@ -51,7 +51,15 @@ pub fn terms_of_sql(source: &str) -> String {
     format!(
         "SELECT tenant_id, 0, meta_source_ip, ip_key FROM {source} \
            GROUP BY tenant_id, meta_source_ip, ip_key \
-         UNION ALL SELECT tenant_id, 1, actor_user_id_ci, NULL FROM {source} \
+         UNION ALL {}",
+        person_terms_of_sql(source)
+    )
+}
+
+/// The user id and e-mail address part of [`terms_of_sql`] (fields 1 and 2).
+pub fn person_terms_of_sql(source: &str) -> String {
+    format!(
+        "SELECT tenant_id, 1, actor_user_id_ci, NULL FROM {source} \
            WHERE actor_user_id_ci IS NOT NULL GROUP BY tenant_id, actor_user_id_ci \
          UNION ALL SELECT tenant_id, 2, actor_email_ci, NULL FROM {source} \
            WHERE actor_email_ci IS NOT NULL GROUP BY tenant_id, actor_email_ci"

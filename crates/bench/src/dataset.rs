@@ -78,7 +78,11 @@ pub async fn seed(args: &Args, target: &Target) -> anyhow::Result<SeedReport> {
     .await?;
     let lines: Vec<String> = out
         .lines()
-        .filter(|l| l.starts_with("inserted") || l.starts_with("seeded"))
+        .filter(|l| {
+            ["inserted", "seeded", "built"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
         .map(str::to_owned)
         .collect();
     let seconds = started.elapsed().as_secs_f64();

@@ -323,8 +323,8 @@ pub async fn run(store: &SeaOrmStore, args: SeedArgs) -> anyhow::Result<()> {
             total as f64 / loaded.max(1e-9)
         );
     }
-    let new = import
-        .finish()
+    let (new, times) = import
+        .finish_timed()
         .await
         .context("cannot finish loading the entries")?;
     let secs = started.elapsed().as_secs_f64();
@@ -340,6 +340,9 @@ pub async fn run(store: &SeaOrmStore, args: SeedArgs) -> anyhow::Result<()> {
             String::new()
         }
     );
+    if let Some(times) = times {
+        eprintln!("built: {times}");
+    }
     Ok(())
 }
 

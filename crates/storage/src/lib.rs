@@ -25,6 +25,6 @@ mod terms;
 
 pub use append::append_in;
 pub use auditlog_migrations::Migrator;
-pub use import::BulkImport;
+pub use import::{BuildTimes, BulkImport};
 pub use list::{condition, list_in};
 pub use store::{SeaOrmStore, StoreOptions};

@@ -45,7 +45,14 @@ pub async fn bulk_import_into_an_empty_store_builds_indexes_counts_and_terms(sto
     );
     assert_eq!(import.add(b, for_b.clone()).await.expect("add"), 40);
     assert_eq!(import.add(a, for_a[250..].to_vec()).await.expect("add"), 50);
-    assert_eq!(import.finish().await.expect("finish"), 340);
+    let (stored, times) = import.finish_timed().await.expect("finish");
+    assert_eq!(stored, 340);
+    let times = times.expect("a load that builds the indexes tells how long it took");
+    assert_eq!(
+        times.vacuum.is_some(),
+        store.connection().get_database_backend() == sea_orm::DbBackend::Postgres,
+        "VACUUM ANALYZE follows on PostgreSQL only: {times}"
+    );
 
     // What append would have stored: the same entries, newest first, per tenant.
     let stored_a = store.append(a, for_a.clone()).await.expect("append again");
@@ -112,7 +119,9 @@ pub async fn bulk_import_into_a_store_with_entries_adds_batch_by_batch(store: Se
         import.add(tenant, all[20..].to_vec()).await.expect("add"),
         10
     );
-    assert_eq!(import.finish().await.expect("finish"), 20);
+    let (stored, times) = import.finish_timed().await.expect("finish");
+    assert_eq!(stored, 20);
+    assert!(times.is_none(), "nothing was built: {times:?}");
     assert_eq!(list_all(&store, tenant).await.total, 30);
     // user-10 is the user of entries 10 and 21.
     assert_eq!(matching(&store, tenant, &[("q", "user-10")]).await.len(), 2);
