@@ -13,8 +13,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
+    columns,
     convert::{entry_from_row, entry_to_row, now},
-    copy, counts,
+    counts,
     entity::audit_log,
     error::db_error,
     terms::{self, Epoch, KnownTerms, Learned},
@@ -43,8 +44,8 @@ enum Slot {
 /// order submitted (an id given twice gets the same stored entry twice).
 ///
 /// On an error nothing of the batch is visible once the transaction is rolled back;
-/// rolling back is the caller's duty (the batch may be partly inserted when a
-/// [`StoreError::Conflict`] is found). [`auditlog_domain::AuditLogStore::append`] of
+/// rolling back is the caller's duty (the batch may be partly inserted when an error
+/// is returned, a [`StoreError::Conflict`] or any other). [`auditlog_domain::AuditLogStore::append`] of
 /// [`crate::SeaOrmStore`] does it in a transaction of its own.
 pub async fn append_in<C: ConnectionTrait>(
     conn: &C,
@@ -174,7 +175,8 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
 }
 
 /// Inserts rows with `ON CONFLICT DO NOTHING`, a few hundred a statement; returns the
-/// ids inserted. A failure may leave part of a statement's rows (see [`sqlite_insert`]):
+/// ids inserted. A failure may leave part of a statement's rows
+/// ([`columns::sqlite_insert`]):
 /// the batch's transaction is rolled back on any error.
 async fn insert_new_sqlite<C: ConnectionTrait>(
     conn: &C,
@@ -182,12 +184,8 @@ async fn insert_new_sqlite<C: ConnectionTrait>(
 ) -> Result<HashSet<Uuid>, StoreError> {
     let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(INSERT_ROWS) {
-        let sql = if chunk.len() == INSERT_ROWS {
-            SQLITE_INSERT.clone()
-        } else {
-            sqlite_insert(chunk.len(), SQLITE_INSERT_TAIL)
-        };
-        let values: Vec<Value> = chunk.iter().flat_map(sqlite_values).collect();
+        let sql = columns::sqlite_insert(chunk.len(), SQLITE_INSERT_TAIL);
+        let values: Vec<Value> = chunk.iter().cloned().flat_map(columns::values).collect();
         let answer = conn
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Sqlite,
@@ -203,49 +201,8 @@ async fn insert_new_sqlite<C: ConnectionTrait>(
     Ok(inserted)
 }
 
-/// `INSERT OR FAIL` of `rows` rows into `audit_logs`, a parameter a column in the order
-/// of [`copy::ENTRY_COLUMNS`], followed by `tail`; built from constants.
-///
-/// `OR FAIL`: a failure ends the statement where it is instead of undoing it, which
-/// spares SQLite the statement journal, a copy of every page the statement changes
-/// (most of an insert's work when an entry's keys are spread over six indexes). Every
-/// caller rolls back the whole transaction on an error.
-pub(crate) fn sqlite_insert(rows: usize, tail: &str) -> String {
-    let row = format!("({})", vec!["?"; copy::ENTRY_FIELDS].join(","));
-    format!(
-        "INSERT OR FAIL INTO audit_logs ({}) VALUES {} {tail}",
-        copy::ENTRY_COLUMNS,
-        vec![row; rows].join(",")
-    )
-}
-
 /// What follows the rows of [`insert_new_sqlite`]'s statement.
 const SQLITE_INSERT_TAIL: &str = "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id";
-
-/// [`sqlite_insert`] of a full chunk.
-static SQLITE_INSERT: LazyLock<String> =
-    LazyLock::new(|| sqlite_insert(INSERT_ROWS, SQLITE_INSERT_TAIL));
-
-/// A row's values in the order of [`copy::ENTRY_COLUMNS`].
-fn sqlite_values(r: &audit_log::Model) -> [Value; copy::ENTRY_FIELDS] {
-    [
-        r.tenant_id.into(),
-        r.id.into(),
-        r.r#type.clone().into(),
-        r.error.clone().into(),
-        r.meta_http_request_id.clone().into(),
-        r.meta_source_ip.clone().into(),
-        r.ip_key.clone().into(),
-        r.meta_user_agent.clone().into(),
-        r.actor_user_id.clone().into(),
-        r.actor_user_id_ci.clone().into(),
-        r.actor_email.clone().into(),
-        r.actor_email_ci.clone().into(),
-        r.details.clone().into(),
-        r.created_at.into(),
-        r.updated_at.into(),
-    ]
-}
 
 /// PostgreSQL inserts the rows and their new terms in one statement: the rows travel
 /// as 15 arrays (a few parameters however large the batch), and so do their search

@@ -2,35 +2,19 @@
 //! length and its binary representation, with no parsing on the server's side
 //! (<https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4>).
 
-use crate::entity::audit_log;
-
-/// The columns of `audit_logs` that a bulk load writes, in the order [`entries`] encodes
-/// them.
-macro_rules! entry_columns {
-    () => {
-        "tenant_id, id, type, error, meta_http_request_id, meta_source_ip, ip_key, \
-         meta_user_agent, actor_user_id, actor_user_id_ci, actor_email, actor_email_ci, \
-         details, created_at, updated_at"
-    };
-}
-
-/// The columns of a bulk load, in order.
-pub(crate) const ENTRY_COLUMNS: &str = entry_columns!();
-
-/// How many columns [`ENTRY_COLUMNS`] names.
-pub(crate) const ENTRY_FIELDS: usize = 15;
+use crate::{columns, entity::audit_log};
 
 /// The statement that reads [`entries`]' output. `FREEZE`: the rows are written as
 /// already visible to everyone (the table was emptied in the same transaction), so
 /// nothing needs to visit them again after the load.
 pub(crate) const COPY_ENTRIES: &str = concat!(
     "COPY audit_logs (",
-    entry_columns!(),
+    columns::entry_columns!(),
     ") FROM STDIN (FORMAT binary, FREEZE)"
 );
 
 /// Fields per row of [`COPY_ENTRIES`].
-const FIELDS: i16 = ENTRY_FIELDS as i16;
+const FIELDS: i16 = columns::ENTRY_FIELDS as i16;
 
 /// The start of a `COPY` stream in binary format: the signature, the flags (no OIDs)
 /// and the length of the header extension (none).

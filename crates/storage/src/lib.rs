@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod append;
+mod columns;
 mod convert;
 mod copy;
 mod counts;
