@@ -274,9 +274,7 @@ backend_test!(auth_comes_before_the_body_limit, |app| {
 
 #[tokio::test]
 async fn the_body_limit_is_configurable() {
-    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
-        return;
-    };
+    let db = TestDatabase::create(Backend::Sqlite).await;
     let app = TestApp::start_with(
         &db,
         HttpConfig {

@@ -248,9 +248,7 @@ backend_test!(
 #[tokio::test]
 async fn links_use_the_public_url_when_configured() {
     use auditlog_tests::{Backend, TestApp, TestDatabase};
-    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
-        return;
-    };
+    let db = TestDatabase::create(Backend::Sqlite).await;
     let config = auditlog_http::HttpConfig {
         public_url: Some("https://audit.example.com/base/".into()),
         ..Default::default()

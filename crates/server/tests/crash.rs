@@ -158,9 +158,7 @@ async fn crash_and_restart(url: &str, backend: &str) {
 }
 
 async fn run(backend: Backend, name: &'static str) {
-    let Some(db) = TestDatabase::create(backend).await else {
-        return;
-    };
+    let db = TestDatabase::create(backend).await;
     let url = db.url.clone();
     let outcome = tokio::spawn(async move { crash_and_restart(&url, name).await }).await;
     db.drop_database().await;

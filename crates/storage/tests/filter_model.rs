@@ -115,9 +115,7 @@ fn run_model(backend: Backend) {
         .enable_all()
         .build()
         .expect("a runtime");
-    let Some(db) = rt.block_on(TestDb::open(backend)) else {
-        return;
-    };
+    let db = rt.block_on(TestDb::open(backend));
     let config = Config {
         cases,
         failure_persistence: None,

@@ -8,9 +8,7 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = TestApp>,
 {
-    let Some(db) = TestDatabase::create(backend).await else {
-        return;
-    };
+    let db = TestDatabase::create(backend).await;
     let app = TestApp::start_with(
         &db,
         HttpConfig {
