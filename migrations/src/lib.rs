@@ -14,6 +14,7 @@ mod m20260102_000001_search_and_counts;
 mod m20260103_000001_search_words;
 mod m20260104_000001_address_suffixes;
 mod m20260105_000001_byte_order_and_terms_epoch;
+mod m20260106_000001_operator_key_prefixes;
 
 pub use m20260102_000001_search_and_counts::{
     DAY_MICROS, day_sql, person_terms_of_sql, terms_of_sql,
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260103_000001_search_words::Migration),
             Box::new(m20260104_000001_address_suffixes::Migration),
             Box::new(m20260105_000001_byte_order_and_terms_epoch::Migration),
+            Box::new(m20260106_000001_operator_key_prefixes::Migration),
         ]
     }
 }

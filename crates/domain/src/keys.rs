@@ -12,6 +12,11 @@ use uuid::Uuid;
 
 /// The recognisable start of every generated secret.
 pub const SECRET_PREFIX: &str = "alk_";
+
+/// What the listed prefix of a secret chosen by an operator begins with, followed by
+/// the first 8 hex digits of the secret's SHA-256 hash.
+pub const OPERATOR_PREFIX: &str = "sha256:";
+
 /// The shortest secret accepted, for example as a bootstrap key.
 pub const MIN_SECRET_CHARS: usize = 16;
 
@@ -139,9 +144,22 @@ impl ApiKeySecret {
         ApiKeyHash(Sha256::digest(self.0.as_bytes()).into())
     }
 
-    /// The first characters, which identify a key in listings without revealing it.
+    /// What identifies the key in listings without revealing it. A generated secret
+    /// shows its first 8 random hex digits (32 of its 256 bits) behind
+    /// [`SECRET_PREFIX`]; a secret an operator chose shows none of its characters, only
+    /// the first 8 hex digits of its hash behind `sha256:`, since every character
+    /// shown of a short chosen secret would leave less of it to guess.
     pub fn display_prefix(&self) -> String {
-        self.0.chars().take(SECRET_PREFIX.len() + 8).collect()
+        let generated = self.0.strip_prefix(SECRET_PREFIX).is_some_and(|rest| {
+            rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        if generated {
+            self.0[..SECRET_PREFIX.len() + 8].to_owned()
+        } else {
+            let hash = self.hash().0;
+            let hex: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+            format!("{OPERATOR_PREFIX}{hex}")
+        }
     }
 }
 
@@ -217,6 +235,24 @@ mod tests {
         assert!(a.hash().ct_eq(&a.hash()));
         assert!(!a.hash().ct_eq(&b.hash()));
         assert!(!format!("{a:?}").contains(a.expose()));
+    }
+
+    #[test]
+    fn listed_prefixes_reveal_no_character_of_a_chosen_secret() {
+        let generated = ApiKeySecret::generate();
+        assert_eq!(generated.display_prefix(), generated.expose()[..12]);
+
+        let chosen =
+            ApiKeySecret::from_operator("bootstrap-secret-0123456789").expect("long enough");
+        let shown = chosen.display_prefix();
+        let digest = Sha256::digest(chosen.expose().as_bytes());
+        let expected: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(shown, format!("sha256:{expected}"));
+        assert!(!shown.contains("boot"), "{shown}");
+
+        // A chosen secret that merely starts like a generated one is not shown either.
+        let lookalike = ApiKeySecret::from_operator("alk_0123456789abcdef").expect("long enough");
+        assert!(lookalike.display_prefix().starts_with(OPERATOR_PREFIX));
     }
 
     #[test]

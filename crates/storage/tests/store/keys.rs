@@ -170,3 +170,60 @@ pub async fn registering_an_existing_secret_returns_the_stored_key(store: SeaOrm
     assert!(revoked.revoked_at.is_some(), "a revoked key stays revoked");
     assert_eq!(store.keys(None).await.expect("keys").len(), 1);
 }
+
+pub async fn chosen_secrets_listed_by_their_first_characters_are_listed_by_hash_after_migrating(
+    store: SeaOrmStore,
+) {
+    use auditlog_migrations::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let tenant = Uuid::new_v4();
+    let generated = ApiKeySecret::generate();
+    let chosen = ApiKeySecret::from_operator("bootstrap-secret-0123456789").expect("long enough");
+    let generated_key = store
+        .register_key(new_key(tenant, "generated", Scopes::ALL, &generated))
+        .await
+        .expect("register");
+    let chosen_key = store
+        .register_key(new_key(tenant, "bootstrap", Scopes::ALL, &chosen))
+        .await
+        .expect("register");
+    assert!(
+        chosen_key.prefix.starts_with("sha256:"),
+        "{}",
+        chosen_key.prefix
+    );
+
+    // As an earlier version stored it: the chosen secret's first 12 characters.
+    let conn = store.connection();
+    let backend = conn.get_database_backend();
+    let placeholders = match backend {
+        sea_orm::DbBackend::Postgres => "UPDATE api_keys SET prefix = $1 WHERE id = $2",
+        _ => "UPDATE api_keys SET prefix = ? WHERE id = ?",
+    };
+    conn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        placeholders,
+        ["bootstrap-se".into(), chosen_key.id.into()],
+    ))
+    .await
+    .expect("store the old prefix");
+
+    Migrator::down(conn, Some(1)).await.expect("down one step");
+    Migrator::up(conn, None).await.expect("up again");
+
+    let listed = store.keys(Some(tenant)).await.expect("keys");
+    let prefix_of = |id: Uuid| {
+        listed
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.prefix.clone())
+            .expect("listed")
+    };
+    assert_eq!(prefix_of(chosen_key.id), chosen.display_prefix());
+    assert!(!prefix_of(chosen_key.id).contains("boot"));
+    assert_eq!(prefix_of(generated_key.id), generated.expose()[..12]);
+    // The key still authenticates.
+    let found = store.find_key(&chosen.hash()).await.expect("find");
+    assert_eq!(found.map(|k| k.id), Some(chosen_key.id));
+}
