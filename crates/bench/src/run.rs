@@ -175,6 +175,7 @@ pub async fn backend(args: &Args, kind: BackendKind) -> anyhow::Result<BackendRe
         args.port,
         args.pool,
         &log_path,
+        MAIN_TENANT,
     )
     .await?;
     let bench = Bench {

@@ -28,14 +28,23 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server on `database_url` and waits (at most 120 s) until `/ready`.
+    /// Starts the server on `database_url`, waits (at most 120 s) until `/ready`, and
+    /// checks that the server answering is this one: its bootstrap key, made for this
+    /// start, reads `tenant`'s entries.
     pub async fn start(
         bin: &Path,
         database_url: &str,
         port: u16,
         pool: u32,
         log: &Path,
+        tenant: uuid::Uuid,
     ) -> anyhow::Result<Self> {
+        // Another process on the port would answer in this server's place.
+        drop(
+            std::net::TcpListener::bind(("127.0.0.1", port)).with_context(|| {
+                format!("port {port} on 127.0.0.1 is in use by another process; choose another with BENCH_PORT")
+            })?,
+        );
         let api_key = format!("bench-{}", uuid::Uuid::new_v4().simple());
         let log_file = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
@@ -63,8 +72,30 @@ impl Server {
             sampling: Arc::new(AtomicBool::new(true)),
         };
         server.wait_ready(log).await?;
+        server.check_own(tenant, log).await?;
         server.spawn_sampler();
         Ok(server)
+    }
+
+    /// Fails unless this server's bootstrap key reads `tenant`'s entries: a server of
+    /// another run on the port would refuse it.
+    async fn check_own(&self, tenant: uuid::Uuid, log: &Path) -> anyhow::Result<()> {
+        let url = format!("{}/{tenant}/audit_logs?per_page=1", self.base_url);
+        let answer = reqwest::Client::new()
+            .get(&url)
+            .header("apiKey", &self.api_key)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        if !answer.status().is_success() || read_status(self.pid).is_none() {
+            bail!(
+                "the server on {} refused the key this run started it with ({}): another process answers there; see {}",
+                self.base_url,
+                answer.status(),
+                log.display()
+            );
+        }
+        Ok(())
     }
 
     async fn wait_ready(&self, log: &Path) -> anyhow::Result<()> {
