@@ -301,6 +301,17 @@ impl AuditLogFilter {
                 ),
             ));
         }
+        // Entries are stored to the microsecond, so a bound finer than that moves up to
+        // the next microsecond: `created_at >= start` and `created_at < end` select
+        // exactly the same entries with the rounded bound as with the one given.
+        filter.start_time = filter
+            .start_time
+            .map(|t| ceil_to_micros("start_time", get("start_time").unwrap_or_default(), t))
+            .transpose()?;
+        filter.end_time = filter
+            .end_time
+            .map(|t| ceil_to_micros("end_time", get("end_time").unwrap_or_default(), t))
+            .transpose()?;
         filter.actor_user_id = get("actor_user_id").map(str::to_owned);
         filter.actor_email = get("actor_email").map(fold_case);
         filter.meta_source_ip = get("meta_source_ip").map(parse_ip_match).transpose()?;
@@ -453,8 +464,28 @@ fn parse_in_range(name: &str, value: &str, min: u64, max: u64) -> Result<u64, Fi
     Ok(n)
 }
 
+/// `at` moved up to the next whole microsecond when it falls between two.
+fn ceil_to_micros(
+    name: &str,
+    value: &str,
+    at: OffsetDateTime,
+) -> Result<OffsetDateTime, FilterError> {
+    let below = truncate_to_micros(at);
+    if below == at {
+        return Ok(at);
+    }
+    below
+        .checked_add(time::Duration::microseconds(1))
+        .filter(|t| t.year() <= 9999)
+        .ok_or_else(|| {
+            FilterError::new(name, value, "must not be after 9999-12-31T23:59:59.999999Z")
+        })
+}
+
+/// The time as given, to the nanosecond ([`ceil_to_micros`] rounds it once the two
+/// bounds are compared).
 fn parse_time(name: &str, value: &str) -> Result<OffsetDateTime, FilterError> {
-    timestamp::parse(value).map(truncate_to_micros).ok_or_else(|| {
+    timestamp::parse(value).ok_or_else(|| {
         let reason = if value.contains(' ') {
             "must be an RFC 3339 date-time; a '+' in the offset must be sent URL-encoded as %2B, \
              or it arrives as a space"
@@ -564,6 +595,32 @@ mod tests {
         assert_eq!(err.parameter, "end_time");
         let err = parse(&[("start_time", "2024-01-01T00:00:00 02:00")]).expect_err("plus as space");
         assert!(err.reason.contains("%2B"));
+    }
+
+    #[test]
+    fn bounds_finer_than_a_microsecond_keep_their_meaning() {
+        let at = |v: &str| timestamp::parse(v).expect("a time");
+        // Entries are stored to the microsecond: one at .123456 is before .1234561.
+        let f = parse(&[
+            ("start_time", "2026-11-01T10:00:00.1234561Z"),
+            ("end_time", "2026-11-01T10:00:00.1234561Z"),
+        ])
+        .expect("equal bounds");
+        assert_eq!(f.start_time(), Some(at("2026-11-01T10:00:00.123457Z")));
+        assert_eq!(f.end_time(), Some(at("2026-11-01T10:00:00.123457Z")));
+        let f = parse(&[("start_time", "2026-11-01T10:00:00.123456Z")]).expect("whole");
+        assert_eq!(f.start_time(), Some(at("2026-11-01T10:00:00.123456Z")));
+
+        let err = parse(&[
+            ("start_time", "2026-11-01T10:00:00.1234569Z"),
+            ("end_time", "2026-11-01T10:00:00.1234561Z"),
+        ])
+        .expect_err("start after end, within one microsecond");
+        assert_eq!(err.parameter, "end_time");
+
+        let err = parse(&[("end_time", "9999-12-31T23:59:59.9999999Z")]).expect_err("past 9999");
+        assert_eq!(err.parameter, "end_time");
+        assert!(parse(&[("end_time", "9999-12-31T23:59:59.999999Z")]).is_ok());
     }
 
     #[test]
