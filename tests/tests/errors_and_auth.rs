@@ -148,6 +148,31 @@ backend_test!(tenant_id_that_is_not_a_uuid_is_400_after_auth, |app| {
             .expect("details")
             .contains("'not-a-uuid'")
     );
+    // Other spellings of the same UUID are not a second path to the tenant.
+    for spelling in [
+        format!("%7B{}%7D", app.tenant),
+        app.tenant.simple().to_string(),
+        format!("urn:uuid:{}", app.tenant),
+    ] {
+        for request in [
+            app.client
+                .get(format!("{}/{spelling}/audit_logs", app.base)),
+            app.client
+                .post(format!("{}/{spelling}/audit_logs", app.base))
+                .json(&serde_json::json!([])),
+        ] {
+            let response = request
+                .header("apiKey", &app.key)
+                .send()
+                .await
+                .expect("response");
+            assert_eq!(response.status(), 400, "{spelling}");
+            let body: Value = response.json().await.expect("json");
+            let details = body["details"].as_str().expect("details");
+            assert!(details.contains("'tenant_id'"), "{details}");
+            assert!(details.contains("36-character"), "{details}");
+        }
+    }
 });
 
 backend_test!(keys_of_other_tenants_and_missing_scopes_are_403, |app| {

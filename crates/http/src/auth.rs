@@ -109,11 +109,18 @@ pub fn authorize(key: &ApiKey, tenant_id: Uuid, scope: Scope) -> Result<(), ApiE
     Ok(())
 }
 
-/// Parses the tenant id of a path, or 400 naming it.
+/// Parses the tenant id of a path, or 400 naming it. Only the 36-character form is a
+/// tenant's path (as the published API documents it), so that each tenant has one
+/// path and links built from it are valid URLs; braces, `urn:uuid:` and the form
+/// without hyphens are refused.
 pub fn parse_tenant(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(raw).map_err(|_| {
-        ApiError::bad_request(format!(
-            "invalid value '{raw}' for path parameter 'tenant_id': must be a UUID"
-        ))
-    })
+    (raw.len() == 36)
+        .then(|| Uuid::try_parse(raw).ok())
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "invalid value '{raw}' for path parameter 'tenant_id': must be a UUID in its \
+                 36-character form, such as 00000000-0000-0000-0000-000000000001"
+            ))
+        })
 }
