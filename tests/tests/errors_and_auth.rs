@@ -36,6 +36,13 @@ const BAD_QUERIES: &[(&str, &str, &str)] = &[
         "end_time",
         "2024-01-01T00:00:00Z",
     ),
+    (
+        "start_time=2026-11-01T10:00:00.1234569Z&end_time=2026-11-01T10:00:00.1234561Z",
+        "end_time",
+        "2026-11-01T10:00:00.1234561Z",
+    ),
+    ("q=%FF", "q", "%FF"),
+    ("actor_user_id=ab%FF%FEcd", "actor_user_id", "ab%FF%FEcd"),
     ("type=login_sucess", "type", "login_sucess"),
     (
         "type=login_success,,user_created",

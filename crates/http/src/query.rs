@@ -1,14 +1,37 @@
 //! From a raw query string to a validated filter, and back to `Link` headers.
 
-use auditlog_domain::{AuditLog, AuditLogFilter, Cursor, Page, PageRequest};
+use auditlog_domain::{AuditLog, AuditLogFilter, Cursor, FilterError, Page, PageRequest};
 use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::error::ApiError;
 
-/// Decodes the query string and validates it into a filter.
+/// Decodes the query string and validates it into a filter. A name or value whose
+/// percent-decoded bytes are not UTF-8 is refused, naming it, rather than matched with
+/// replacement characters in place of what the client sent.
 pub fn parse_filter(raw: Option<&str>) -> Result<AuditLogFilter, ApiError> {
-    let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes());
+    let mut pairs = Vec::new();
+    for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        let not_utf8 = |parameter: String| FilterError {
+            parameter,
+            value: value.to_owned(),
+            reason: "must be UTF-8 once percent-decoded".to_owned(),
+        };
+        let name = decode(name).ok_or_else(|| not_utf8(name.to_owned()))?;
+        let value = decode(value).ok_or_else(|| not_utf8(name.clone()))?;
+        pairs.push((name, value));
+    }
     Ok(AuditLogFilter::from_query_pairs(pairs)?)
+}
+
+/// One name or value of `application/x-www-form-urlencoded`: `+` is a space, `%XX` a
+/// byte; `None` when the bytes are not UTF-8.
+fn decode(raw: &str) -> Option<String> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 /// The base URL of links: the configured public URL, else `http://` and the request's
