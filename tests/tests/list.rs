@@ -118,6 +118,35 @@ backend_test!(entries_carry_every_field_and_leave_out_empty_ones, |app| {
         !entry.contains_key("actor_user_id"),
         "empty optional fields are left out"
     );
+
+    // Sent empty, optional fields are left out too, in the answer and when listed.
+    let empty = serde_json::json!({
+        "type": "login_success", "meta_http_request_id": "r2", "meta_source_ip": "1.2.3.4",
+        "meta_user_agent": "ua", "error": "", "actor_email": "", "details": {}
+    });
+    let created: Value = app
+        .client
+        .post(app.passkey_url())
+        .header("apiKey", &app.key)
+        .json(&empty)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let listed: Vec<Value> = get_admin(&app, "type=login_success", &app.key)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed.len(), 1);
+    for entry in [&created, &listed[0]] {
+        let entry = entry.as_object().expect("object");
+        for field in ["error", "actor_email", "details"] {
+            assert!(!entry.contains_key(field), "{field} left out: {entry:?}");
+        }
+    }
 });
 
 backend_test!(filters_work_through_both_variants, |app| {

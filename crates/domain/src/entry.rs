@@ -179,6 +179,10 @@ impl NewAuditLog {
                 *field = None;
             }
         }
+        // And so does an empty object of details: the entry is answered without it.
+        if self.details.as_ref().is_some_and(Map::is_empty) {
+            self.details = None;
+        }
         Ok(self)
     }
 

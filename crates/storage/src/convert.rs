@@ -54,12 +54,14 @@ pub(crate) fn entry_from_row(row: audit_log::Model) -> Result<AuditLog, StoreErr
         .meta_source_ip
         .parse()
         .map_err(|_| unreadable("meta_source_ip"))?;
+    // An empty object (stored by earlier versions) is no details, as it is on writing.
     let details = row
         .details
         .as_deref()
-        .map(serde_json::from_str)
+        .map(serde_json::from_str::<serde_json::Map<String, serde_json::Value>>)
         .transpose()
-        .map_err(|_| unreadable("details"))?;
+        .map_err(|_| unreadable("details"))?
+        .filter(|details| !details.is_empty());
     Ok(AuditLog {
         id,
         tenant_id: row.tenant_id,
