@@ -243,6 +243,11 @@ backend_test!(
                 .expect("response");
             assert_eq!(response.status(), 200);
             assert_eq!(header(&response, "x-total-count"), "23");
+            let last = link(&response, "last").expect("last in keyset mode too");
+            assert!(
+                last.contains("page=3") && last.contains("actor_user_id=kim"),
+                "{last}"
+            );
             next = link(&response, "next");
             if let Some(url) = &next {
                 assert!(

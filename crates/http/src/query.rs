@@ -80,8 +80,9 @@ pub fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Option<Cur
 }
 
 /// The `Link` header of a list answer: `first` and `last` always, `prev` when page > 1
-/// (pointing at `min(page - 1, last)`), `next` when page < last. In keyset mode:
-/// `first`, and `next` carrying the cursor of the page's last entry when the page is full.
+/// (pointing at `min(page - 1, last)`), `next` when page < last. In keyset mode `next`
+/// carries the cursor of the page's last entry when the page is full, and there is no
+/// `prev` (`first` and `last` are the pages of page mode, as always).
 pub fn link_header(
     base: &str,
     path: &str,
@@ -98,9 +99,9 @@ pub fn link_header(
         )
     };
     let mut links = vec![(offset_link(1), "first")];
+    let last = page.total.div_ceil(per_page).max(1);
     match filter.page() {
         PageRequest::Offset { page: current, .. } => {
-            let last = page.total.div_ceil(per_page).max(1);
             if current > 1 {
                 links.push((offset_link((current - 1).min(last)), "prev"));
             }
@@ -124,6 +125,7 @@ pub fn link_header(
                     "next",
                 ));
             }
+            links.push((offset_link(last), "last"));
         }
     }
     let value = links
