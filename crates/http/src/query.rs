@@ -40,10 +40,16 @@ pub fn base_url(public_url: Option<&str>, headers: &HeaderMap, fallback_host: &s
     if let Some(url) = public_url {
         return url.trim_end_matches('/').to_owned();
     }
+    // Only a host and port: a Host header with a path, query, user or quote in it
+    // would put them into every link.
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|h| {
+            !h.contains('@')
+                && h.parse::<axum::http::uri::Authority>()
+                    .is_ok_and(|a| a.as_str() == *h)
+        })
         .unwrap_or(fallback_host);
     format!("http://{host}")
 }
@@ -134,4 +140,46 @@ pub fn link_header(
         .collect::<Vec<_>>()
         .join(",");
     HeaderValue::from_str(&value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_host(host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_str(host).expect("a header value"),
+        );
+        headers
+    }
+
+    #[test]
+    fn links_take_a_host_and_port_from_host_and_nothing_else() {
+        let fallback = "127.0.0.1:8000";
+        for (host, expected) in [
+            ("audit.example.com", "http://audit.example.com"),
+            ("audit.example.com:8443", "http://audit.example.com:8443"),
+            ("[::1]:8000", "http://[::1]:8000"),
+            ("evil.com/x?y=", "http://127.0.0.1:8000"),
+            ("a\"b", "http://127.0.0.1:8000"),
+            ("user@evil.com", "http://127.0.0.1:8000"),
+            ("", "http://127.0.0.1:8000"),
+        ] {
+            assert_eq!(
+                base_url(None, &with_host(host), fallback),
+                expected,
+                "{host}"
+            );
+        }
+        assert_eq!(
+            base_url(
+                Some("https://audit.example.com/base/"),
+                &with_host("evil.com"),
+                fallback
+            ),
+            "https://audit.example.com/base"
+        );
+    }
 }
