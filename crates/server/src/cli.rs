@@ -121,8 +121,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Migrate => {
-            open_store(&cli.database_url).await?;
-            println!("migrations applied");
+            let store = open_store(&cli.database_url).await?;
+            // As `serve` does, so that keys can be made for it before the first start.
+            let tenant = config::bootstrap_tenant_id()?;
+            store.ensure_tenant(tenant, "default").await?;
+            println!("migrations applied; tenant {tenant} exists");
             Ok(())
         }
         Command::Tenants(command) => tenants(&open_store(&cli.database_url).await?, command).await,

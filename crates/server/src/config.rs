@@ -74,13 +74,18 @@ impl ServeConfig {
             listen,
             http,
             bootstrap_api_key: env("AUDITLOG_BOOTSTRAP_API_KEY"),
-            bootstrap_tenant_id: env_parse(
-                "AUDITLOG_BOOTSTRAP_TENANT_ID",
-                auditlog_domain::DEFAULT_TENANT_ID,
-            )?,
+            bootstrap_tenant_id: bootstrap_tenant_id()?,
             console_output,
         })
     }
+}
+
+/// The tenant that `serve` and `migrate` create, from `AUDITLOG_BOOTSTRAP_TENANT_ID`.
+pub fn bootstrap_tenant_id() -> anyhow::Result<uuid::Uuid> {
+    env_parse(
+        "AUDITLOG_BOOTSTRAP_TENANT_ID",
+        auditlog_domain::DEFAULT_TENANT_ID,
+    )
 }
 
 /// The pool size from `AUDITLOG_DB_MAX_CONNECTIONS`.

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::Context;
-use auditlog_domain::{AuditLogType, NewAuditLog, entry::timestamp};
+use auditlog_domain::{AuditLogType, KeyStore as _, NewAuditLog, entry::timestamp};
 use auditlog_storage::SeaOrmStore;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -275,6 +275,18 @@ pub async fn run(store: &SeaOrmStore, args: SeedArgs) -> anyhow::Result<()> {
         args.days,
         timestamp::format(end)
     );
+    // The tenants written to exist, so that keys can be made for them.
+    for part in parts.iter().filter(|part| part.count > 0) {
+        let name = if part.tenant == auditlog_domain::DEFAULT_TENANT_ID {
+            "default"
+        } else {
+            "seeded"
+        };
+        store
+            .ensure_tenant(part.tenant, name)
+            .await
+            .with_context(|| format!("cannot create tenant {}", part.tenant))?;
+    }
     let progress = ProgressBar::new(total).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} entries, {per_sec}, eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
