@@ -63,7 +63,7 @@ impl Server {
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
         let pid = child.id().context("the server exited at once")?;
-        let server = Self {
+        let mut server = Self {
             child,
             pid,
             base_url: format!("http://127.0.0.1:{port}"),
@@ -79,7 +79,7 @@ impl Server {
 
     /// Fails unless this server's bootstrap key reads `tenant`'s entries: a server of
     /// another run on the port would refuse it.
-    async fn check_own(&self, tenant: uuid::Uuid, log: &Path) -> anyhow::Result<()> {
+    async fn check_own(&mut self, tenant: uuid::Uuid, log: &Path) -> anyhow::Result<()> {
         let url = format!("{}/{tenant}/audit_logs?per_page=1", self.base_url);
         let answer = reqwest::Client::new()
             .get(&url)
@@ -87,7 +87,7 @@ impl Server {
             .send()
             .await
             .with_context(|| format!("GET {url}"))?;
-        if !answer.status().is_success() || read_status(self.pid).is_none() {
+        if !answer.status().is_success() || self.exited() {
             bail!(
                 "the server on {} refused the key this run started it with ({}): another process answers there; see {}",
                 self.base_url,
@@ -98,7 +98,13 @@ impl Server {
         Ok(())
     }
 
-    async fn wait_ready(&self, log: &Path) -> anyhow::Result<()> {
+    /// Whether the server process has ended (reaping it: an exited child stays visible
+    /// in /proc until then).
+    fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    async fn wait_ready(&mut self, log: &Path) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         let url = format!("{}/ready", self.base_url);
         let started = Instant::now();
@@ -108,7 +114,7 @@ impl Server {
             {
                 return Ok(());
             }
-            if read_status(self.pid).is_none() {
+            if self.exited() {
                 bail!("the server exited; see {}", log.display());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
