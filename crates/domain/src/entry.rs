@@ -391,11 +391,13 @@ pub mod timestamp {
     }
 
     /// Parses any RFC 3339 date-time, in any offset, that lies in the years 0000 to
-    /// 9999 once in UTC: the times that [`format`] can write back as RFC 3339.
+    /// 9999 once in UTC (the times that [`format`] can write back as RFC 3339), and
+    /// returns it in UTC.
     pub fn parse(s: &str) -> Option<OffsetDateTime> {
         OffsetDateTime::parse(s, &Rfc3339)
             .ok()
-            .filter(|at| (0..=9999).contains(&at.to_offset(UtcOffset::UTC).year()))
+            .and_then(|at| at.checked_to_offset(UtcOffset::UTC))
+            .filter(|at| (0..=9999).contains(&at.year()))
     }
 
     /// Microseconds since the Unix epoch, the form stored in the database.

@@ -193,6 +193,11 @@ const SINGLE_VALUED: &[&str] = &[
 ];
 
 impl AuditLogFilter {
+    /// Whether `name` is a query parameter that a filter reads (others are ignored).
+    pub fn reads_parameter(name: &str) -> bool {
+        name == "type" || SINGLE_VALUED.contains(&name)
+    }
+
     /// Validates decoded query parameters, in the order given. Unknown parameters are
     /// ignored; empty values count as absent; `type` may repeat and holds
     /// comma-separated types; every other parameter may appear once.
@@ -464,7 +469,8 @@ fn parse_in_range(name: &str, value: &str, min: u64, max: u64) -> Result<u64, Fi
     Ok(n)
 }
 
-/// `at` moved up to the next whole microsecond when it falls between two.
+/// `at` (in UTC, as [`timestamp::parse`] gives it) moved up to the next whole
+/// microsecond when it falls between two.
 fn ceil_to_micros(
     name: &str,
     value: &str,
@@ -621,6 +627,16 @@ mod tests {
         let err = parse(&[("end_time", "9999-12-31T23:59:59.9999999Z")]).expect_err("past 9999");
         assert_eq!(err.parameter, "end_time");
         assert!(parse(&[("end_time", "9999-12-31T23:59:59.999999Z")]).is_ok());
+        // The bound is rounded in UTC, whatever offset it was given in.
+        let err = parse(&[("end_time", "9999-12-31T23:58:59.9999999-00:01")])
+            .expect_err("past 9999 in UTC");
+        assert_eq!(err.parameter, "end_time");
+        let f = parse(&[("end_time", "9999-12-31T23:59:59.9999999+01:00")]).expect("22:59 UTC");
+        assert_eq!(f.end_time(), Some(at("9999-12-31T23:00:00Z")));
+        assert_eq!(f.query_pairs()[0].1, "9999-12-31T23:00:00.000000Z");
+        // An offset that moves a time past 9999 in UTC is refused, not a panic.
+        let err = parse(&[("start_time", "9999-12-31T23:59:59-00:01")]).expect_err("year 10000");
+        assert_eq!(err.parameter, "start_time");
     }
 
     #[test]
