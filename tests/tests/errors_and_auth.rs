@@ -93,7 +93,12 @@ backend_test!(
 
 backend_test!(unknown_and_empty_parameters_are_ignored, |app| {
     store_entries(&app, app.tenant, 3, AuditLogType::UserCreated, "erin").await;
-    let response = get_passkey(&app, "color=red&q=&actor_email=&type=", &app.key).await;
+    let response = get_passkey(
+        &app,
+        "color=red&q=&actor_email=&type=&utm=%E9t%E9&%FF=1",
+        &app.key,
+    )
+    .await;
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "x-total-count"), "3");
 });

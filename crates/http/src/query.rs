@@ -5,20 +5,22 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::error::ApiError;
 
-/// Decodes the query string and validates it into a filter. A name or value whose
+/// Decodes the query string and validates it into a filter. Parameters that a filter
+/// does not read are ignored, whatever their bytes; the value of one it reads whose
 /// percent-decoded bytes are not UTF-8 is refused, naming it, rather than matched with
 /// replacement characters in place of what the client sent.
 pub fn parse_filter(raw: Option<&str>) -> Result<AuditLogFilter, ApiError> {
     let mut pairs = Vec::new();
     for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        let not_utf8 = |parameter: String| FilterError {
-            parameter,
+        let Some(name) = decode(name).filter(|name| AuditLogFilter::reads_parameter(name)) else {
+            continue;
+        };
+        let value = decode(value).ok_or_else(|| FilterError {
+            parameter: name.clone(),
             value: value.to_owned(),
             reason: "must be UTF-8 once percent-decoded".to_owned(),
-        };
-        let name = decode(name).ok_or_else(|| not_utf8(name.to_owned()))?;
-        let value = decode(value).ok_or_else(|| not_utf8(name.clone()))?;
+        })?;
         pairs.push((name, value));
     }
     Ok(AuditLogFilter::from_query_pairs(pairs)?)
@@ -40,18 +42,36 @@ pub fn base_url(public_url: Option<&str>, headers: &HeaderMap, fallback_host: &s
     if let Some(url) = public_url {
         return url.trim_end_matches('/').to_owned();
     }
-    // Only a host and port: a Host header with a path, query, user or quote in it
-    // would put them into every link.
+    // Only a host name or address and a port: a Host header with a path, query, user,
+    // quote or other punctuation in it would put them into every link.
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.contains('@')
-                && h.parse::<axum::http::uri::Authority>()
-                    .is_ok_and(|a| a.as_str() == *h)
-        })
+        .filter(|h| is_host_and_port(h))
         .unwrap_or(fallback_host);
     format!("http://{host}")
+}
+
+/// `name`, `name:port`, `[v6]` or `[v6]:port`, where a name holds letters, digits, `.`
+/// and `-`, and a port is a number up to 65535.
+fn is_host_and_port(value: &str) -> bool {
+    let (host, port) = match value.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') || host.ends_with(']') => (host, Some(port)),
+        _ => (value, None),
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        }
+    };
+    host_ok
+        && port.is_none_or(|p| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+        })
 }
 
 fn url(base: &str, path: &str, filter: &AuditLogFilter, page: &[(&str, String)]) -> String {
@@ -165,6 +185,12 @@ mod tests {
             ("evil.com/x?y=", "http://127.0.0.1:8000"),
             ("a\"b", "http://127.0.0.1:8000"),
             ("user@evil.com", "http://127.0.0.1:8000"),
+            ("example.com:abc", "http://127.0.0.1:8000"),
+            ("example.com:99999", "http://127.0.0.1:8000"),
+            ("a,b", "http://127.0.0.1:8000"),
+            ("a&b=c", "http://127.0.0.1:8000"),
+            ("[::1", "http://127.0.0.1:8000"),
+            ("::1", "http://127.0.0.1:8000"),
             ("", "http://127.0.0.1:8000"),
         ] {
             assert_eq!(
