@@ -4,7 +4,8 @@
 //! keys (`alk_` and 64 random hex digits) keep their prefix of 8 random hex digits.
 //!
 //! Only the stored prefix tells the two apart here, so a chosen secret that itself
-//! begins with `alk_` and 8 lowercase hex digits keeps its listed prefix; keys
+//! begins with `alk_` and 8 lowercase hex digits keeps its listed prefix (12 characters
+//! stored earlier cannot look like the 15 of a hash prefix); keys
 //! registered from now on are told apart by the whole secret. There is no way back:
 //! the characters replaced are not kept anywhere.
 
@@ -18,12 +19,12 @@ fn rewrite_sql(backend: DbBackend) -> &'static str {
     match backend {
         DbBackend::Postgres => {
             "UPDATE api_keys SET prefix = 'sha256:' || encode(substring(hash FROM 1 FOR 4), 'hex') \
-             WHERE prefix !~ '^alk_[0-9a-f]{8}$' AND prefix NOT LIKE 'sha256:%'"
+             WHERE prefix !~ '^alk_[0-9a-f]{8}$' AND prefix !~ '^sha256:[0-9a-f]{8}$'"
         }
         _ => {
             "UPDATE api_keys SET prefix = 'sha256:' || lower(hex(substr(hash, 1, 4))) \
              WHERE prefix NOT GLOB 'alk_[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]' \
-               AND prefix NOT LIKE 'sha256:%'"
+               AND prefix NOT GLOB 'sha256:[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'"
         }
     }
 }

@@ -189,7 +189,9 @@ pub struct ApiKey {
     pub tenant_id: Uuid,
     /// A name for people.
     pub name: String,
-    /// The first characters of the secret.
+    /// What identifies it in listings: `alk_` and the first 8 hex digits of a generated
+    /// secret, or `sha256:` and the first 8 of the hash of a chosen one
+    /// ([`ApiKeySecret::display_prefix`]).
     pub prefix: String,
     /// The hash of the secret.
     pub hash: ApiKeyHash,

@@ -121,9 +121,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Migrate => {
-            let store = open_store(&cli.database_url).await?;
             // As `serve` does, so that keys can be made for it before the first start.
             let tenant = config::bootstrap_tenant_id()?;
+            let store = open_store(&cli.database_url).await?;
             store.ensure_tenant(tenant, "default").await?;
             println!("migrations applied; tenant {tenant} exists");
             Ok(())
@@ -185,8 +185,14 @@ async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<()> {
             println!("id\ttenant\tprefix\tscopes\tstatus\tname");
             for key in store.keys(tenant).await? {
                 let status = if key.is_active() { "active" } else { "revoked" };
+                // `alk_...` begins the secret; `sha256:...` is of its hash, not of it.
+                let more = if key.prefix.starts_with(auditlog_domain::keys::SECRET_PREFIX) {
+                    "..."
+                } else {
+                    ""
+                };
                 println!(
-                    "{}\t{}\t{}...\t{}\t{status}\t{}",
+                    "{}\t{}\t{}{more}\t{}\t{status}\t{}",
                     key.id, key.tenant_id, key.prefix, key.scopes, key.name
                 );
             }

@@ -1,5 +1,5 @@
-//! The behavioural suite of the store: every case runs on SQLite, and on PostgreSQL
-//! when `AUDITLOG_TEST_POSTGRES_URL` is set (see `common`), each on a fresh database.
+//! The behavioural suite of the store: every case runs on SQLite and on PostgreSQL (the
+//! server `AUDITLOG_TEST_POSTGRES_URL` names; see `common`), each on a fresh database.
 
 mod common;
 

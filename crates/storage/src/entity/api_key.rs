@@ -13,7 +13,8 @@ pub struct Model {
     pub tenant_id: Uuid,
     /// A name for people.
     pub name: String,
-    /// The first characters of the secret.
+    /// What identifies it in listings (`ApiKeySecret::display_prefix`): never more of
+    /// a chosen secret than its hash.
     pub prefix: String,
     /// The SHA-256 hash of the secret, 32 bytes; unique.
     pub hash: Vec<u8>,

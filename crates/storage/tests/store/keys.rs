@@ -188,6 +188,12 @@ pub async fn chosen_secrets_listed_by_their_first_characters_are_listed_by_hash_
         .register_key(new_key(tenant, "bootstrap", Scopes::ALL, &chosen))
         .await
         .expect("register");
+    // A chosen secret that began like a hash prefix was stored so too.
+    let lookalike = ApiKeySecret::from_operator("sha256:secret-0123456789").expect("long enough");
+    let lookalike_key = store
+        .register_key(new_key(tenant, "lookalike", Scopes::ALL, &lookalike))
+        .await
+        .expect("register");
     assert!(
         chosen_key.prefix.starts_with("sha256:"),
         "{}",
@@ -201,13 +207,18 @@ pub async fn chosen_secrets_listed_by_their_first_characters_are_listed_by_hash_
         sea_orm::DbBackend::Postgres => "UPDATE api_keys SET prefix = $1 WHERE id = $2",
         _ => "UPDATE api_keys SET prefix = ? WHERE id = ?",
     };
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        placeholders,
-        ["bootstrap-se".into(), chosen_key.id.into()],
-    ))
-    .await
-    .expect("store the old prefix");
+    for (old, id) in [
+        ("bootstrap-se", chosen_key.id),
+        ("sha256:secre", lookalike_key.id),
+    ] {
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            placeholders,
+            [old.into(), id.into()],
+        ))
+        .await
+        .expect("store the old prefix");
+    }
 
     Migrator::down(conn, Some(1)).await.expect("down one step");
     Migrator::up(conn, None).await.expect("up again");
@@ -222,6 +233,7 @@ pub async fn chosen_secrets_listed_by_their_first_characters_are_listed_by_hash_
     };
     assert_eq!(prefix_of(chosen_key.id), chosen.display_prefix());
     assert!(!prefix_of(chosen_key.id).contains("boot"));
+    assert_eq!(prefix_of(lookalike_key.id), lookalike.display_prefix());
     assert_eq!(prefix_of(generated_key.id), generated.expose()[..12]);
     // The key still authenticates.
     let found = store.find_key(&chosen.hash()).await.expect("find");
