@@ -17,7 +17,7 @@ run:
 # where they must run) they are left out, and nextest reports them as skipped; run on
 # their own without a server, they fail and say why.
 POSTGRES_TESTS := test(/(^|::)postgres(::|_)|(::|_)postgres$$/)
-NEXTEST_FILTER := $(if $(AUDITLOG_TEST_POSTGRES_URL)$(filter true,$(CI)),,-E 'not $(POSTGRES_TESTS)')
+NEXTEST_FILTER := $(if $(AUDITLOG_TEST_POSTGRES_URL)$(filter true TRUE 1,$(CI)),,-E 'not $(POSTGRES_TESTS)')
 
 ## Every test: unit, store suite on SQLite (and PostgreSQL when AUDITLOG_TEST_POSTGRES_URL
 ## is set), end to end over HTTP, and the OpenAPI document through an independent validator.

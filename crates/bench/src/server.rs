@@ -53,6 +53,7 @@ impl Server {
             .env("AUDITLOG_DATABASE_URL", database_url)
             .env("AUDITLOG_LISTEN", format!("127.0.0.1:{port}"))
             .env("AUDITLOG_BOOTSTRAP_API_KEY", &api_key)
+            .env("AUDITLOG_BOOTSTRAP_TENANT_ID", tenant.to_string())
             .env("AUDITLOG_DB_MAX_CONNECTIONS", pool.to_string())
             // One log line per request would measure the terminal, not the service.
             .env("RUST_LOG", "warn")
