@@ -41,6 +41,16 @@ const BAD_QUERIES: &[(&str, &str, &str)] = &[
         "end_time",
         "2026-11-01T10:00:00.1234561Z",
     ),
+    (
+        "start_time=9999-12-31T23:59:59-00:01",
+        "start_time",
+        "9999-12-31T23:59:59-00:01",
+    ),
+    (
+        "end_time=9999-12-31T23:58:59.9999999-00:01",
+        "end_time",
+        "9999-12-31T23:58:59.9999999-00:01",
+    ),
     ("q=%FF", "q", "%FF"),
     ("actor_user_id=ab%FF%FEcd", "actor_user_id", "ab%FF%FEcd"),
     ("type=login_sucess", "type", "login_sucess"),
