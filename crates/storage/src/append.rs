@@ -330,14 +330,16 @@ pub(crate) fn postgres_arrays(rows: &[audit_log::Model]) -> Vec<Value> {
 }
 
 /// The rows of [`postgres_arrays`] straight into `audit_logs`.
-const POSTGRES_BULK_INSERT: &str = "INSERT INTO audit_logs (tenant_id, id, type, error, \
-   meta_http_request_id, meta_source_ip, ip_key, meta_user_agent, actor_user_id, actor_user_id_ci, \
-   actor_email, actor_email_ci, details, created_at, updated_at) \
+const POSTGRES_BULK_INSERT: &str = concat!(
+    "INSERT INTO audit_logs (",
+    columns::entry_columns!(),
+    ") \
    SELECT t, i, ty, NULLIF(e, ''), rid, ip, k, ua, NULLIF(u, ''), NULLIF(uci, ''), NULLIF(em, ''), \
      NULLIF(emci, ''), NULLIF(d, ''), c, up \
    FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], \
      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[]) \
-     AS x (t, i, ty, e, rid, ip, k, ua, u, uci, em, emci, d, c, up)";
+     AS x (t, i, ty, e, rid, ip, k, ua, u, uci, em, emci, d, c, up)"
+);
 
 /// The statement of [`insert_new_postgres`], built once from constants: `$16` is the
 /// tenant, `$17` to `$19` the terms' fields, values and address keys (empty for other

@@ -15,7 +15,8 @@ macro_rules! entry_columns {
 }
 pub(crate) use entry_columns;
 
-/// The columns a write of whole rows names, in order.
+/// The columns a write of whole rows names, in order (also in `COPY` and PostgreSQL's
+/// `UNNEST` insert, through [`entry_columns!`]).
 pub(crate) const ENTRY_COLUMNS: &str = entry_columns!();
 
 /// How many columns [`ENTRY_COLUMNS`] names.
