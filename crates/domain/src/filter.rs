@@ -288,34 +288,30 @@ impl AuditLogFilter {
                 PageRequest::Offset { page, per_page }
             }
         };
-        filter.start_time = get("start_time")
-            .map(|v| parse_time("start_time", v))
-            .transpose()?;
-        filter.end_time = get("end_time")
-            .map(|v| parse_time("end_time", v))
-            .transpose()?;
-        if let (Some(start), Some(end)) = (filter.start_time, filter.end_time)
+        // Each bound as sent and as parsed, to the nanosecond.
+        let bound = |name: &'static str| {
+            get(name)
+                .map(|sent| parse_time(name, sent).map(|at| (sent, at)))
+                .transpose()
+        };
+        let (start, end) = (bound("start_time")?, bound("end_time")?);
+        if let (Some((start_sent, start)), Some((end_sent, end))) = (start, end)
             && start > end
         {
             return Err(FilterError::new(
                 "end_time",
-                get("end_time").unwrap_or_default(),
-                format!(
-                    "must not be before start_time ({})",
-                    get("start_time").unwrap_or_default()
-                ),
+                end_sent,
+                format!("must not be before start_time ({start_sent})"),
             ));
         }
         // Entries are stored to the microsecond, so a bound finer than that moves up to
         // the next microsecond: `created_at >= start` and `created_at < end` select
         // exactly the same entries with the rounded bound as with the one given.
-        filter.start_time = filter
-            .start_time
-            .map(|t| ceil_to_micros("start_time", get("start_time").unwrap_or_default(), t))
+        filter.start_time = start
+            .map(|(sent, at)| ceil_to_micros("start_time", sent, at))
             .transpose()?;
-        filter.end_time = filter
-            .end_time
-            .map(|t| ceil_to_micros("end_time", get("end_time").unwrap_or_default(), t))
+        filter.end_time = end
+            .map(|(sent, at)| ceil_to_micros("end_time", sent, at))
             .transpose()?;
         filter.actor_user_id = get("actor_user_id").map(str::to_owned);
         filter.actor_email = get("actor_email").map(fold_case);

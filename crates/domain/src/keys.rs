@@ -114,8 +114,7 @@ impl ApiKeySecret {
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Self(format!("{SECRET_PREFIX}{hex}"))
+        Self(format!("{SECRET_PREFIX}{}", hex(&bytes)))
     }
 
     /// A secret chosen by an operator (a bootstrap key); at least
@@ -156,11 +155,14 @@ impl ApiKeySecret {
         if generated {
             self.0[..SECRET_PREFIX.len() + 8].to_owned()
         } else {
-            let hash = self.hash().0;
-            let hex: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
-            format!("{OPERATOR_PREFIX}{hex}")
+            format!("{OPERATOR_PREFIX}{}", hex(&self.hash().0[..4]))
         }
     }
+}
+
+/// `bytes` in lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl fmt::Debug for ApiKeySecret {

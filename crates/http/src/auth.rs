@@ -114,9 +114,9 @@ pub fn authorize(key: &ApiKey, tenant_id: Uuid, scope: Scope) -> Result<(), ApiE
 /// path and links built from it are valid URLs; braces, `urn:uuid:` and the form
 /// without hyphens are refused.
 pub fn parse_tenant(raw: &str) -> Result<Uuid, ApiError> {
-    (raw.len() == 36)
-        .then(|| Uuid::try_parse(raw).ok())
-        .flatten()
+    Uuid::try_parse(raw)
+        .ok()
+        .filter(|_| raw.len() == 36)
         .ok_or_else(|| {
             ApiError::bad_request(format!(
                 "invalid value '{raw}' for path parameter 'tenant_id': must be a UUID in its \
