@@ -275,23 +275,16 @@ pub async fn run(store: &SeaOrmStore, args: SeedArgs) -> anyhow::Result<()> {
         args.days,
         timestamp::format(end)
     );
-    // The tenants written to exist, so that keys can be made for them.
-    for part in parts.iter().filter(|part| part.count > 0) {
-        let name = if part.tenant == auditlog_domain::DEFAULT_TENANT_ID {
-            "default"
-        } else {
-            "seeded"
-        };
-        store
-            .ensure_tenant(part.tenant, name)
-            .await
-            .with_context(|| format!("cannot create tenant {}", part.tenant))?;
-    }
     let progress = ProgressBar::new(total).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} entries, {per_sec}, eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
+    let tenants: Vec<Uuid> = parts
+        .iter()
+        .filter(|part| part.count > 0)
+        .map(|part| part.tenant)
+        .collect();
 
     // Generation runs on its own thread, a few chunks ahead of the writer.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Uuid, Vec<NewAuditLog>)>(4);
@@ -354,6 +347,19 @@ pub async fn run(store: &SeaOrmStore, args: SeedArgs) -> anyhow::Result<()> {
     );
     if let Some(times) = times {
         eprintln!("built: {times}");
+    }
+    // The tenants written to exist, so that keys can be made for them; only once the
+    // entries are stored, so that a failed load leaves nothing behind.
+    for tenant in tenants {
+        let name = if tenant == auditlog_domain::DEFAULT_TENANT_ID {
+            "default"
+        } else {
+            "seeded"
+        };
+        store
+            .ensure_tenant(tenant, name)
+            .await
+            .with_context(|| format!("cannot create tenant {tenant}"))?;
     }
     Ok(())
 }
