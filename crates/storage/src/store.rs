@@ -23,7 +23,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// The most connections the pool opens (an in-memory SQLite database uses one).
+    /// The most connections the pool opens (an in-memory SQLite database uses one). A
+    /// SQLite file opens one more, on which entries are written.
     pub max_connections: u32,
     /// How long a request waits for a free connection before it fails as unavailable.
     pub acquire_timeout: Duration,
@@ -47,6 +48,11 @@ pub struct SeaOrmStore {
     /// SQLite has one writer at a time; its writers queue here, in order, instead of
     /// polling for the lock (which lets some wait past the busy timeout under load).
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// Where the entries are written: for a SQLite file, a connection of its own, whose
+    /// page cache stays warm from one write to the next and is the only one that holds
+    /// the pages writes touch (each pooled connection that wrote would otherwise keep a
+    /// cache of its own); else `db`.
+    writer: DatabaseConnection,
     /// The search terms known to be stored, shared by the clones.
     known_terms: Arc<KnownTerms>,
 }
@@ -67,28 +73,33 @@ impl SeaOrmStore {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .sqlx_logging(false);
-        match scheme.as_deref() {
+        let writer = match scheme.as_deref() {
             Some("sqlite") => configure_sqlite(&mut connect, url),
-            Some("postgres" | "postgresql") => configure_postgres(&mut connect),
+            Some("postgres" | "postgresql") => {
+                configure_postgres(&mut connect);
+                None
+            }
             _ => {
                 return Err(StoreError::Backend(
                     "unsupported database URL: use sqlite://..., postgres://... or postgresql://...".to_owned(),
                 ));
             }
-        }
-        let db = Database::connect(connect).await.map_err(|err| {
-            // The URL may hold a password; an error message must not.
-            match db_error(err) {
-                StoreError::Unavailable(message) => {
-                    StoreError::Unavailable(message.replace(url, "<database url>"))
-                }
-                StoreError::Backend(message) => {
-                    StoreError::Backend(message.replace(url, "<database url>"))
-                }
-                other => other,
+        };
+        // The URL may hold a password; an error message must not.
+        let hide_url = |err| match db_error(err) {
+            StoreError::Unavailable(message) => {
+                StoreError::Unavailable(message.replace(url, "<database url>"))
             }
-        })?;
-        let store = Self::from_connection(db);
+            StoreError::Backend(message) => {
+                StoreError::Backend(message.replace(url, "<database url>"))
+            }
+            other => other,
+        };
+        let db = Database::connect(connect).await.map_err(hide_url)?;
+        let mut store = Self::from_connection(db);
+        if let Some(writer) = writer {
+            store.writer = Database::connect(writer).await.map_err(hide_url)?;
+        }
         store.migrate().await?;
         Ok(store)
     }
@@ -99,6 +110,7 @@ impl SeaOrmStore {
         let sqlite_writer =
             (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Self {
+            writer: db.clone(),
             db,
             sqlite_writer,
             known_terms: Arc::default(),
@@ -120,9 +132,21 @@ impl SeaOrmStore {
         &self.db
     }
 
+    /// The connection that entries are written on, during a [`SeaOrmStore::writer_turn`].
+    pub(crate) fn writer(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
     /// The search terms known to be stored.
     pub(crate) fn known_terms(&self) -> &KnownTerms {
         &self.known_terms
+    }
+
+    /// Closes the store's connections (with a SQLite file's, the writer's too): every
+    /// later call fails as unavailable.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.db.close_by_ref().await.map_err(db_error)?;
+        self.writer.close_by_ref().await.map_err(db_error)
     }
 
     /// Applies the migrations that the database lacks.
@@ -140,8 +164,9 @@ fn configure_postgres(connect: &mut ConnectOptions) {
 }
 
 /// Pragmas for every pooled connection: durable commits, waiting for locks, and a file
-/// that is created when missing.
-fn configure_sqlite(connect: &mut ConnectOptions, url: &str) {
+/// that is created when missing. Returns the options of the writer's own connection
+/// for a file (an in-memory database is one connection, which writes too).
+fn configure_sqlite(connect: &mut ConnectOptions, url: &str) -> Option<ConnectOptions> {
     let query = url.split_once('?').map_or("", |(_, query)| query);
     let mode_given = query
         .split('&')
@@ -161,14 +186,22 @@ fn configure_sqlite(connect: &mut ConnectOptions, url: &str) {
             opts.create_if_missing(true)
         }
     });
-    if in_memory {
-        // An in-memory database lives as long as a connection to it: keep exactly one.
+    // One connection, kept open for good: an in-memory database lives as long as a
+    // connection to it, and a writer's page cache as long as its connection.
+    let single = |connect: &mut ConnectOptions| {
         connect
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None);
+    };
+    if in_memory {
+        single(connect);
+        return None;
     }
+    let mut writer = connect.clone();
+    single(&mut writer);
+    Some(writer)
 }
 
 impl SeaOrmStore {
@@ -185,7 +218,7 @@ impl SeaOrmStore {
             ..TransactionOptions::default()
         };
         let txn = self
-            .db
+            .writer
             .begin_with_options(options)
             .await
             .map_err(db_error)?;
@@ -269,5 +302,51 @@ impl AuditLogStore for SeaOrmStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pragma(conn: &DatabaseConnection, name: &str) -> String {
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .expect("pragma")
+            .expect("a row");
+        row.try_get_by_index::<String>(0)
+            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+            .expect("a value")
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_writer_has_its_own_durable_connection() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("writer.db").display());
+        let store = SeaOrmStore::connect(&url, StoreOptions::default())
+            .await
+            .expect("connect");
+        let writer = store.writer();
+        let pool = writer.get_sqlite_connection_pool();
+        assert!(
+            !pool.is_closed() && pool.options().get_max_connections() == 1,
+            "one connection"
+        );
+        assert_ne!(
+            store
+                .connection()
+                .get_sqlite_connection_pool()
+                .options()
+                .get_max_connections(),
+            1
+        );
+        assert_eq!(pragma(writer, "journal_mode").await, "wal");
+        assert_eq!(pragma(writer, "synchronous").await, "2", "FULL");
+        assert_eq!(pragma(writer, "busy_timeout").await, "5000");
+        assert_eq!(pragma(writer, "cache_size").await, "-65536");
     }
 }

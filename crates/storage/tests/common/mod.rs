@@ -132,7 +132,7 @@ impl TestDb {
 
     /// Closes the store and removes the database.
     pub async fn close(self) {
-        let _ = self.store.connection().close_by_ref().await;
+        let _ = self.store.close().await;
         match self.place {
             Place::Sqlite(dir) => drop(dir),
             Place::Postgres { admin, name } => {

@@ -25,7 +25,7 @@ pub async fn migrate_twice_changes_nothing(store: SeaOrmStore) {
 }
 
 pub async fn closed_pool_is_unavailable(store: SeaOrmStore) {
-    store.connection().close_by_ref().await.expect("close");
+    store.close().await.expect("close");
     assert!(matches!(
         store.ping().await,
         Err(StoreError::Unavailable(_))
