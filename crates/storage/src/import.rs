@@ -54,6 +54,7 @@ impl SeaOrmStore {
         match insert_new(&txn, tenant_id, stored.iter(), Some(self.known_terms())).await {
             Ok((inserted, learned)) => {
                 txn.commit().await.map_err(db_error)?;
+                self.wrote();
                 self.known_terms().learn(learned);
                 Ok(inserted.len() as u64)
             }
@@ -298,6 +299,7 @@ impl BulkImport {
         let started = Instant::now();
         txn.commit().await?;
         times.commit = started.elapsed();
+        self.store.wrote();
         drop(_turn);
         let conn = self.store.connection();
         if conn.get_database_backend() == DbBackend::Postgres {
