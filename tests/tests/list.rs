@@ -195,6 +195,36 @@ backend_test!(public_url_is_the_base_of_links_else_the_host, |app| {
 });
 
 backend_test!(
+    links_over_http2_name_the_host_the_request_was_sent_to,
+    |app| {
+        // HTTP/2 sends the host as `:authority`, never as a Host header.
+        let client = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .build()
+            .expect("a client");
+        for (url, auth, key) in [
+            (app.passkey_url(), "apiKey", app.key.clone()),
+            (
+                app.admin_url(),
+                "authorization",
+                format!("Bearer {}", app.key),
+            ),
+        ] {
+            let response = client
+                .get(&url)
+                .header(auth, key)
+                .send()
+                .await
+                .expect("response");
+            assert_eq!(response.version(), reqwest::Version::HTTP_2);
+            assert_eq!(response.status(), 200, "{url}");
+            let first = link(&response, "first").expect("first");
+            assert!(first.starts_with(&format!("{url}?")), "{first} for {url}");
+        }
+    }
+);
+
+backend_test!(
     keyset_mode_walks_every_entry_once_in_the_offset_order,
     |app| {
         store_entries(&app, app.tenant, 23, AuditLogType::LoginSuccess, "kim").await;

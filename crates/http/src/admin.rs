@@ -3,8 +3,8 @@
 
 use axum::{
     body::Body,
-    extract::{RawQuery, State},
-    http::HeaderMap,
+    extract::State,
+    http::{HeaderMap, Uri},
     response::Response,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -52,7 +52,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn list_audit_logs(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    uri: Uri,
 ) -> Result<Response, AdminError> {
     let response = audit_logs::list(
         &state,
@@ -60,7 +60,7 @@ pub async fn list_audit_logs(
         KeySource::Bearer,
         TenantFrom::Key,
         "/admin/audit_logs",
-        query.as_deref(),
+        &uri,
     )
     .await?;
     Ok(response)

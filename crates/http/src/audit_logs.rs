@@ -6,7 +6,7 @@ use auditlog_domain::{AuditLog, NewAuditLog, Scope, limits};
 use axum::{
     Json,
     body::Body,
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
@@ -58,13 +58,14 @@ pub async fn list(
     source: KeySource,
     tenant: TenantFrom<'_>,
     path: &str,
-    raw_query: Option<&str>,
+    uri: &Uri,
 ) -> Result<Response, ApiError> {
     let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
-    let filter = query::parse_filter(raw_query)?;
+    let filter = query::parse_filter(uri.query())?;
     let page = state.logs.list(tenant_id, &filter).await?;
     let base = query::base_url(
         state.config.public_url.as_deref(),
+        uri,
         headers,
         &state.config.listen_host,
     );

@@ -3,8 +3,8 @@
 
 use axum::{
     body::Body,
-    extract::{Path, RawQuery, State, rejection::PathRejection},
-    http::HeaderMap,
+    extract::{Path, State, rejection::PathRejection},
+    http::{HeaderMap, Uri},
     response::Response,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -60,7 +60,7 @@ pub async fn list_audit_logs(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    uri: Uri,
 ) -> Result<Response, PasskeyError> {
     let tenant = raw_tenant(&path);
     let link_path = format!("/{tenant}/audit_logs");
@@ -70,7 +70,7 @@ pub async fn list_audit_logs(
         KeySource::ApiKeyOrBearer,
         TenantFrom::Path(tenant),
         &link_path,
-        query.as_deref(),
+        &uri,
     )
     .await?;
     Ok(response)

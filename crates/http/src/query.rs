@@ -1,7 +1,7 @@
 //! From a raw query string to a validated filter, and back to `Link` headers.
 
 use auditlog_domain::{AuditLog, AuditLogFilter, Cursor, FilterError, Page, PageRequest};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 
 use crate::error::ApiError;
 
@@ -36,17 +36,25 @@ fn decode(raw: &str) -> Option<String> {
         .map(|decoded| decoded.into_owned())
 }
 
-/// The base URL of links: the configured public URL, else `http://` and the request's
-/// Host, else the listen address.
-pub fn base_url(public_url: Option<&str>, headers: &HeaderMap, fallback_host: &str) -> String {
+/// The base URL of links: the configured public URL, else `http://` and the host the
+/// request was sent to, else the listen address. The host is the request target's
+/// authority when it has one (HTTP/2's `:authority`, which replaces Host, or an
+/// absolute URL, which takes precedence over Host in HTTP/1.1), else the Host header.
+pub fn base_url(
+    public_url: Option<&str>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    fallback_host: &str,
+) -> String {
     if let Some(url) = public_url {
         return url.trim_end_matches('/').to_owned();
     }
     // Only a host name or address and a port: a Host header with a path, query, user,
     // quote or other punctuation in it would put them into every link.
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
+    let host = uri
+        .authority()
+        .map(|authority| authority.as_str())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
         .filter(|h| is_host_and_port(h))
         .unwrap_or(fallback_host);
     format!("http://{host}")
@@ -193,8 +201,9 @@ mod tests {
             ("::1", "http://127.0.0.1:8000"),
             ("", "http://127.0.0.1:8000"),
         ] {
+            let origin_form = Uri::from_static("/admin/audit_logs?page=2");
             assert_eq!(
-                base_url(None, &with_host(host), fallback),
+                base_url(None, &origin_form, &with_host(host), fallback),
                 expected,
                 "{host}"
             );
@@ -202,10 +211,48 @@ mod tests {
         assert_eq!(
             base_url(
                 Some("https://audit.example.com/base/"),
+                &Uri::from_static("http://other.example.com/admin/audit_logs"),
                 &with_host("evil.com"),
                 fallback
             ),
             "https://audit.example.com/base"
         );
+    }
+
+    #[test]
+    fn links_take_the_target_authority_before_host() {
+        let fallback = "127.0.0.1:8000";
+        // HTTP/2 sends no Host; an absolute target outranks Host in HTTP/1.1.
+        for (target, host, expected) in [
+            (
+                "http://audit.example.com:8443/admin/audit_logs",
+                None,
+                "http://audit.example.com:8443",
+            ),
+            (
+                "http://audit.example.com/admin/audit_logs",
+                Some("evil.com"),
+                "http://audit.example.com",
+            ),
+            (
+                "http://[::1]:9000/admin/audit_logs?page=2",
+                None,
+                "http://[::1]:9000",
+            ),
+            (
+                "http://user@evil.com/admin/audit_logs",
+                Some("audit.example.com"),
+                "http://127.0.0.1:8000",
+            ),
+            ("/admin/audit_logs", None, "http://127.0.0.1:8000"),
+        ] {
+            let uri: Uri = target.parse().expect("a URI");
+            let headers = host.map_or_else(HeaderMap::new, with_host);
+            assert_eq!(
+                base_url(None, &uri, &headers, fallback),
+                expected,
+                "{target}"
+            );
+        }
     }
 }
