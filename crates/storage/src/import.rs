@@ -50,7 +50,7 @@ impl SeaOrmStore {
             return Ok(0);
         }
         let _turn = self.writer_turn().await;
-        let txn = self.writer().begin().await.map_err(db_error)?;
+        let txn = self.connection().begin().await.map_err(db_error)?;
         match insert_new(&txn, tenant_id, stored.iter(), Some(self.known_terms())).await {
             Ok((inserted, learned)) => {
                 txn.commit().await.map_err(db_error)?;
@@ -78,7 +78,7 @@ impl SeaOrmStore {
     /// of its own, and others may read and write meanwhile.
     pub async fn bulk_import(&self) -> Result<BulkImport, StoreError> {
         let turn = self.writer_turn().await;
-        let conn = self.writer();
+        let conn = self.connection();
         let mut txn = if conn.get_database_backend() == DbBackend::Postgres {
             // sqlx's own transaction: the rows go in by COPY, which SeaORM cannot issue.
             let mut txn = conn

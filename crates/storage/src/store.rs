@@ -19,8 +19,8 @@ use crate::{append::append_with, error::db_error, list::list_in, terms::KnownTer
 
 /// How long a SQLite connection waits for another connection's write lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// The WAL pages after which a SQLite file's writer copies the WAL into the file itself
-/// (SQLite's default is 1000): a bound on the WAL should the checkpoints of
+/// The WAL pages after which a write to a SQLite file copies the WAL into the file
+/// itself (SQLite's default is 1000): a bound on the WAL should the checkpoints of
 /// [`checkpointer`] fall behind.
 const WRITER_AUTOCHECKPOINT: &str = "10000";
 /// The least time between two checkpoints of [`checkpointer`].
@@ -29,8 +29,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// How to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// The most connections the pool opens (an in-memory SQLite database uses one). A
-    /// SQLite file opens one more, on which entries are written.
+    /// The most connections the pool opens (an in-memory SQLite database uses one).
     pub max_connections: u32,
     /// How long a request waits for a free connection before it fails as unavailable.
     pub acquire_timeout: Duration,
@@ -54,11 +53,6 @@ pub struct SeaOrmStore {
     /// SQLite has one writer at a time; its writers queue here, in order, instead of
     /// polling for the lock (which lets some wait past the busy timeout under load).
     sqlite_writer: Option<Arc<Mutex<()>>>,
-    /// Where the entries are written: for a SQLite file, a connection of its own, whose
-    /// page cache stays warm from one write to the next and is the only one that holds
-    /// the pages writes touch (each pooled connection that wrote would otherwise keep a
-    /// cache of its own); else `db`.
-    writer: DatabaseConnection,
     /// Told of each write to a SQLite file, after its commit: see [`checkpointer`].
     checkpoints: Option<mpsc::Sender<()>>,
     /// The search terms known to be stored, shared by the clones.
@@ -81,11 +75,11 @@ impl SeaOrmStore {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .sqlx_logging(false);
-        let writer = match scheme.as_deref() {
+        let file = match scheme.as_deref() {
             Some("sqlite") => configure_sqlite(&mut connect, url),
             Some("postgres" | "postgresql") => {
                 configure_postgres(&mut connect);
-                None
+                false
             }
             _ => {
                 return Err(StoreError::Backend(
@@ -105,8 +99,7 @@ impl SeaOrmStore {
         };
         let db = Database::connect(connect).await.map_err(hide_url)?;
         let mut store = Self::from_connection(db);
-        if let Some(writer) = writer {
-            store.writer = Database::connect(writer).await.map_err(hide_url)?;
+        if file {
             store.checkpoints = Some(checkpointer(store.db.clone()));
         }
         store.migrate().await?;
@@ -119,7 +112,6 @@ impl SeaOrmStore {
         let sqlite_writer =
             (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Self {
-            writer: db.clone(),
             db,
             sqlite_writer,
             checkpoints: None,
@@ -142,11 +134,6 @@ impl SeaOrmStore {
         &self.db
     }
 
-    /// The connection that entries are written on, during a [`SeaOrmStore::writer_turn`].
-    pub(crate) fn writer(&self) -> &DatabaseConnection {
-        &self.writer
-    }
-
     /// Tells the checkpointer, if any, that a write has committed.
     pub(crate) fn wrote(&self) {
         if let Some(checkpoints) = &self.checkpoints {
@@ -160,11 +147,9 @@ impl SeaOrmStore {
         &self.known_terms
     }
 
-    /// Closes the store's connections (with a SQLite file's, the writer's too): every
-    /// later call fails as unavailable.
+    /// Closes the store's connections: every later call fails as unavailable.
     pub async fn close(&self) -> Result<(), StoreError> {
-        self.db.close_by_ref().await.map_err(db_error)?;
-        self.writer.close_by_ref().await.map_err(db_error)
+        self.db.close_by_ref().await.map_err(db_error)
     }
 
     /// Applies the migrations that the database lacks.
@@ -182,15 +167,14 @@ fn configure_postgres(connect: &mut ConnectOptions) {
 }
 
 /// Pragmas for every pooled connection: durable commits, waiting for locks, and a file
-/// that is created when missing. Returns the options of the writer's own connection
-/// for a file (an in-memory database is one connection, which writes too).
-fn configure_sqlite(connect: &mut ConnectOptions, url: &str) -> Option<ConnectOptions> {
+/// that is created when missing. Returns whether the database is a file (not in memory).
+fn configure_sqlite(connect: &mut ConnectOptions, url: &str) -> bool {
     let query = url.split_once('?').map_or("", |(_, query)| query);
     let mode_given = query
         .split('&')
         .any(|pair| pair.split('=').next() == Some("mode"));
     let in_memory = url.contains(":memory:") || query.split('&').any(|pair| pair == "mode=memory");
-    let pragmas = move |opts: SqliteConnectOptions| {
+    connect.map_sqlx_sqlite_opts(move |opts: SqliteConnectOptions| {
         let opts = opts
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -198,32 +182,27 @@ fn configure_sqlite(connect: &mut ConnectOptions, url: &str) -> Option<ConnectOp
             // 64 MiB of page cache a connection (the default is 2 MiB): the indexes of
             // millions of entries stay in memory instead of being read again per query.
             .pragma("cache_size", "-65536");
+        let opts = if in_memory {
+            opts
+        } else {
+            // The checkpointer copies the WAL; writers do only past this bound.
+            opts.pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT)
+        };
         if mode_given {
             opts
         } else {
             opts.create_if_missing(true)
         }
-    };
-    connect.map_sqlx_sqlite_opts(pragmas);
-    // One connection, kept open for good: an in-memory database lives as long as a
-    // connection to it, and a writer's page cache as long as its connection.
-    let single = |connect: &mut ConnectOptions| {
+    });
+    if in_memory {
+        // An in-memory database lives as long as a connection to it: keep exactly one.
         connect
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None);
-    };
-    if in_memory {
-        single(connect);
-        return None;
     }
-    let mut writer = connect.clone();
-    single(&mut writer);
-    writer.map_sqlx_sqlite_opts(move |opts| {
-        pragmas(opts).pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT)
-    });
-    Some(writer)
+    !in_memory
 }
 
 /// Copies a SQLite file's WAL into the file after writes, on a pooled connection and a
@@ -266,7 +245,7 @@ impl SeaOrmStore {
             ..TransactionOptions::default()
         };
         let txn = self
-            .writer
+            .db
             .begin_with_options(options)
             .await
             .map_err(db_error)?;
@@ -357,47 +336,6 @@ impl AuditLogStore for SeaOrmStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    async fn pragma(conn: &DatabaseConnection, name: &str) -> String {
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                format!("PRAGMA {name}"),
-            ))
-            .await
-            .expect("pragma")
-            .expect("a row");
-        row.try_get_by_index::<String>(0)
-            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
-            .expect("a value")
-    }
-
-    #[tokio::test]
-    async fn the_sqlite_writer_has_its_own_durable_connection() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("writer.db").display());
-        let store = SeaOrmStore::connect(&url, StoreOptions::default())
-            .await
-            .expect("connect");
-        let writer = store.writer();
-        let pool = writer.get_sqlite_connection_pool();
-        assert!(
-            !pool.is_closed() && pool.options().get_max_connections() == 1,
-            "one connection"
-        );
-        assert_ne!(
-            store
-                .connection()
-                .get_sqlite_connection_pool()
-                .options()
-                .get_max_connections(),
-            1
-        );
-        assert_eq!(pragma(writer, "journal_mode").await, "wal");
-        assert_eq!(pragma(writer, "synchronous").await, "2", "FULL");
-        assert_eq!(pragma(writer, "busy_timeout").await, "5000");
-        assert_eq!(pragma(writer, "cache_size").await, "-65536");
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_reach_the_sqlite_file_long_before_the_writer_would_copy_them() {
