@@ -114,7 +114,7 @@ impl ApiKeySecret {
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        Self(format!("{SECRET_PREFIX}{}", hex(&bytes)))
+        Self(format!("{SECRET_PREFIX}{}", hex::encode(bytes)))
     }
 
     /// A secret chosen by an operator (a bootstrap key); at least
@@ -155,14 +155,9 @@ impl ApiKeySecret {
         if generated {
             self.0[..SECRET_PREFIX.len() + 8].to_owned()
         } else {
-            format!("{OPERATOR_PREFIX}{}", hex(&self.hash().0[..4]))
+            format!("{OPERATOR_PREFIX}{}", hex::encode(&self.hash().0[..4]))
         }
     }
-}
-
-/// `bytes` in lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl fmt::Debug for ApiKeySecret {
