@@ -124,7 +124,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // As `serve` does, so that keys can be made for it before the first start.
             let tenant = config::bootstrap_tenant_id()?;
             let store = open_store(&cli.database_url).await?;
-            store.ensure_tenant(tenant, "default").await?;
+            store
+                .ensure_tenant(tenant, serve::DEFAULT_TENANT_NAME)
+                .await?;
             println!("migrations applied; tenant {tenant} exists");
             Ok(())
         }

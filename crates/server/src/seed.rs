@@ -352,7 +352,7 @@ pub async fn run(store: &SeaOrmStore, args: SeedArgs) -> anyhow::Result<()> {
     // entries are stored, so that a failed load leaves nothing behind.
     for tenant in tenants {
         let name = if tenant == auditlog_domain::DEFAULT_TENANT_ID {
-            "default"
+            crate::serve::DEFAULT_TENANT_NAME
         } else {
             "seeded"
         };

@@ -10,9 +10,13 @@ use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
 
+/// The name of the tenant that `serve` and `migrate` create (and `seed` creates for the
+/// default tenant id) when it does not exist yet.
+pub const DEFAULT_TENANT_NAME: &str = "default";
+
 pub async fn run(store: Arc<SeaOrmStore>, config: ServeConfig) -> anyhow::Result<()> {
     let tenant = config.bootstrap_tenant_id;
-    store.ensure_tenant(tenant, "default").await?;
+    store.ensure_tenant(tenant, DEFAULT_TENANT_NAME).await?;
     if let Some(secret) = &config.bootstrap_api_key {
         let secret = ApiKeySecret::from_operator(secret)
             .map_err(|e| anyhow::anyhow!("AUDITLOG_BOOTSTRAP_API_KEY: {e}"))?;
