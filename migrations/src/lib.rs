@@ -16,11 +16,6 @@ mod m20260104_000001_address_suffixes;
 mod m20260105_000001_byte_order_and_terms_epoch;
 mod m20260106_000001_operator_key_prefixes;
 
-pub use m20260102_000001_search_and_counts::{
-    DAY_MICROS, day_sql, person_terms_of_sql, terms_of_sql,
-};
-pub use m20260103_000001_search_words::search_words_sql;
-
 /// Runs `statements` in order on PostgreSQL; nothing on SQLite.
 pub(crate) async fn on_postgres(
     manager: &SchemaManager<'_>,

@@ -14,7 +14,7 @@
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
 /// Microseconds in a UTC day: the width of a count bucket.
-pub const DAY_MICROS: i64 = 86_400_000_000;
+pub(crate) const DAY_MICROS: i64 = 86_400_000_000;
 
 #[derive(Debug, DeriveMigrationName)]
 pub struct Migration;
@@ -38,7 +38,7 @@ enum AuditLogTerms {
 
 /// `floor(created_at / DAY_MICROS)` in SQL that both backends evaluate alike, also
 /// before 1970 (where `/` alone would round towards zero).
-pub fn day_sql() -> String {
+pub(crate) fn day_sql() -> String {
     format!(
         "((created_at - (((created_at % {DAY_MICROS}) + {DAY_MICROS}) % {DAY_MICROS})) / {DAY_MICROS})"
     )
@@ -47,7 +47,7 @@ pub fn day_sql() -> String {
 /// The distinct searchable values of the rows of `source` (a table or CTE with the
 /// columns of `audit_logs`), as rows of `audit_log_terms`: each field grouped on its
 /// own (a hash each, where one `UNION` would sort every row), the fields disjoint.
-pub fn terms_of_sql(source: &str) -> String {
+pub(crate) fn terms_of_sql(source: &str) -> String {
     format!(
         "SELECT tenant_id, 0, meta_source_ip, ip_key FROM {source} \
            GROUP BY tenant_id, meta_source_ip, ip_key \
@@ -57,7 +57,7 @@ pub fn terms_of_sql(source: &str) -> String {
 }
 
 /// The user id and e-mail address part of [`terms_of_sql`] (fields 1 and 2).
-pub fn person_terms_of_sql(source: &str) -> String {
+pub(crate) fn person_terms_of_sql(source: &str) -> String {
     format!(
         "SELECT tenant_id, 1, actor_user_id_ci, NULL FROM {source} \
            WHERE actor_user_id_ci IS NOT NULL GROUP BY tenant_id, actor_user_id_ci \

@@ -19,7 +19,7 @@ pub struct Migration;
 /// The indexed form of `expr` (a value, or a `LIKE` pattern of one): each `.`, `:`,
 /// `-` and `@` becomes a letter and nothing else changes, so a value that contains a
 /// text also contains it in this form (the converse may fail: the form only narrows).
-pub fn search_words_sql(expr: &str) -> String {
+pub(crate) fn search_words_sql(expr: &str) -> String {
     format!("translate({expr}, '.:-@', 'xyzw')")
 }
 

@@ -400,12 +400,13 @@ pub mod timestamp {
             .filter(|at| (0..=9999).contains(&at.year()))
     }
 
-    /// Microseconds since the Unix epoch, the form stored in the database.
+    /// Microseconds since the Unix epoch: the precision of every time auditlog keeps
+    /// ([`super::truncate_to_micros`]), and the position a cursor holds.
     pub fn to_micros(at: OffsetDateTime) -> i64 {
         (at.unix_timestamp_nanos() / 1_000) as i64
     }
 
-    /// The inverse of [`to_micros`]; `None` outside the representable years.
+    /// The inverse of [`to_micros`]; `None` outside the years that `time` represents.
     pub fn from_micros(micros: i64) -> Option<OffsetDateTime> {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
     }

@@ -122,19 +122,12 @@ pub enum IpMatch {
 }
 
 impl IpMatch {
-    /// The inclusive range of [`ip::sort_key`]s that match.
-    pub fn key_range(&self) -> ([u8; 16], [u8; 16]) {
-        match self {
-            IpMatch::Exact(addr) => (ip::sort_key(*addr), ip::sort_key(*addr)),
-            IpMatch::Network(net) => ip::network_key_range(net),
-        }
-    }
-
-    /// Whether `addr` matches.
+    /// Whether `addr` matches, in canonical form.
     pub fn matches(&self, addr: IpAddr) -> bool {
-        let key = ip::sort_key(addr);
-        let (lo, hi) = self.key_range();
-        lo <= key && key <= hi
+        match self {
+            IpMatch::Exact(exact) => ip::canonical(addr) == *exact,
+            IpMatch::Network(net) => ip::network_contains(net, addr),
+        }
     }
 }
 

@@ -6,21 +6,6 @@ pub fn fold_case(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
-/// A SQL `LIKE` pattern that matches `needle` as a literal substring, with `\` as the
-/// escape character: `%`, `_` and `\` in the needle stand for themselves.
-pub fn like_contains_pattern(needle: &str) -> String {
-    let mut pattern = String::with_capacity(needle.len() + 2);
-    pattern.push('%');
-    for c in needle.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// Shortens a value for an error message so that a huge input does not make a huge
 /// answer; the cut is marked.
 pub fn excerpt(s: &str) -> String {
@@ -40,11 +25,5 @@ mod tests {
     #[test]
     fn folds_only_ascii() {
         assert_eq!(fold_case("AbC-ÄÖ@Example.COM"), "abc-ÄÖ@example.com");
-    }
-
-    #[test]
-    fn escapes_like_metacharacters() {
-        assert_eq!(like_contains_pattern("a%b_c\\d"), "%a\\%b\\_c\\\\d%");
-        assert_eq!(like_contains_pattern(""), "%%");
     }
 }

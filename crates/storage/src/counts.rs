@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use auditlog_domain::StoreError;
-use auditlog_migrations::DAY_MICROS;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, ExprTrait, OnConflict},
@@ -12,18 +11,29 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    entity::audit_log_count::{ActiveModel, Column, Entity},
     error::db_error,
+    schema::count::{ActiveModel, Column, Entity},
 };
 
+/// Microseconds in a UTC day: the width of a count bucket.
+pub(crate) const DAY_MICROS: i64 = 86_400_000_000;
+
+/// [`day_of`] `created_at` in SQL that every backend evaluates alike, also before 1970
+/// (where `/` alone would round towards zero).
+pub(crate) fn day_sql() -> String {
+    format!(
+        "((created_at - (((created_at % {DAY_MICROS}) + {DAY_MICROS}) % {DAY_MICROS})) / {DAY_MICROS})"
+    )
+}
+
 /// The day bucket of a `created_at` in microseconds.
-pub fn day_of(created_at_micros: i64) -> i64 {
+pub(crate) fn day_of(created_at_micros: i64) -> i64 {
     created_at_micros.div_euclid(DAY_MICROS)
 }
 
-/// Adds `per_day` to the tenant's counts. Days go in ascending order, so concurrent
+/// Adds `per_day` (entries per day) to the tenant's counts. Days go in ascending order, so concurrent
 /// batches lock the rows in one order and never deadlock.
-pub async fn add<C: ConnectionTrait>(
+pub(crate) async fn increment<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
     per_day: &BTreeMap<i64, i64>,
@@ -50,7 +60,7 @@ pub async fn add<C: ConnectionTrait>(
 }
 
 /// The tenant's (day, entries), newest day first.
-pub async fn days<C: ConnectionTrait>(
+pub(crate) async fn days<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
 ) -> Result<Vec<(i64, u64)>, StoreError> {
@@ -69,7 +79,7 @@ pub async fn days<C: ConnectionTrait>(
 /// Where an unfiltered offset lands: the first microsecond after the day that holds
 /// entry number `offset` (newest first), and how many entries of that day and later
 /// days come before it. `None` when the offset lies past the last entry.
-pub fn seek(days: &[(i64, u64)], offset: u64) -> Option<(i64, u64)> {
+pub(crate) fn seek(days: &[(i64, u64)], offset: u64) -> Option<(i64, u64)> {
     let mut before = 0u64;
     for &(day, entries) in days {
         if before + entries > offset {

@@ -41,21 +41,7 @@ fn is_transient_sqlx(err: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
-                code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
-            } else {
-                // PostgreSQL: connection exceptions, insufficient resources, operator
-                // intervention (shutdown, cancel), serialisation failures and deadlocks.
-                code.starts_with("08")
-                    || code.starts_with("53")
-                    || code.starts_with("57")
-                    || code == "40001"
-                    || code == "40P01"
-            }
-        }
+        sqlx::Error::Database(db) => crate::backend::is_transient(db.as_ref()),
         _ => false,
     }
 }

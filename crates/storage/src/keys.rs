@@ -13,9 +13,8 @@ use uuid::Uuid;
 
 use crate::{
     SeaOrmStore,
-    convert::{key_from_row, now, tenant_from_row},
-    entity::{api_key, tenant},
     error::db_error,
+    schema::{api_key, now, tenant},
 };
 
 #[async_trait]
@@ -38,7 +37,7 @@ impl KeyStore for SeaOrmStore {
             .ok_or_else(|| {
                 StoreError::Backend(format!("tenant {id} was inserted but cannot be read back"))
             })?;
-        tenant_from_row(row)
+        row.into_tenant()
     }
 
     async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
@@ -49,7 +48,7 @@ impl KeyStore for SeaOrmStore {
             .await
             .map_err(db_error)?
             .into_iter()
-            .map(tenant_from_row)
+            .map(tenant::Model::into_tenant)
             .collect()
     }
 
@@ -88,7 +87,7 @@ impl KeyStore for SeaOrmStore {
             .one(self.connection())
             .await
             .map_err(db_error)?
-            .map(key_from_row)
+            .map(api_key::Model::into_key)
             .transpose()
     }
 
@@ -104,7 +103,7 @@ impl KeyStore for SeaOrmStore {
             .await
             .map_err(db_error)?
             .into_iter()
-            .map(key_from_row)
+            .map(api_key::Model::into_key)
             .collect()
     }
 

@@ -9,23 +9,40 @@
 //! text plus a 16-byte sort key (a CIDR block is a key range), case-insensitive fields
 //! with an ASCII-folded copy, and `details` as the text serde_json wrote, so that every
 //! backend answers exactly the same.
+//!
+//! The layout, for whoever adds a backend (`README.md` beside `Cargo.toml` says more):
+//!
+//! ```text
+//! store.rs     SeaOrmStore: connect, migrate, the AuditLogStore port
+//! keys.rs      tenants and API keys (the KeyStore port)
+//! schema/      one entity per table and its conversion to domain values;
+//!              entry.rs is the one place an entry's row is written down
+//! write/       append (a batch), bulk (many), txn (the one write transaction)
+//! read/        the filter as a condition, the page and its total
+//! search/      q: terms extracted, recorded, remembered, looked up
+//! counts.rs    each tenant's entries per day
+//! backend/     all that differs per backend: sqlite.rs, postgres/, shared.rs
+//! ```
 #![forbid(unsafe_code)]
 
-mod append;
-mod columns;
-mod convert;
-mod copy;
+mod backend;
 mod counts;
-pub mod entity;
 mod error;
-mod import;
 mod keys;
-mod list;
+mod read;
+mod schema;
+mod search;
 mod store;
-mod terms;
+mod write;
 
-pub use append::append_in;
 pub use auditlog_migrations::Migrator;
-pub use import::{BuildTimes, BulkImport};
-pub use list::{condition, list_in};
+pub use read::{condition, list_in};
 pub use store::{SeaOrmStore, StoreOptions};
+pub use write::{BuildTimes, BulkImport, append_in};
+
+/// The SeaORM entities, one module per table.
+pub mod entity {
+    pub use crate::schema::{
+        api_key, count as audit_log_count, entry as audit_log, tenant, term as audit_log_term,
+    };
+}

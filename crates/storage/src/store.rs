@@ -8,23 +8,16 @@ use tokio::sync::{Mutex, mpsc};
 use async_trait::async_trait;
 use auditlog_domain::{AuditLog, AuditLogFilter, AuditLogStore, NewAuditLog, Page, StoreError};
 use auditlog_migrations::{Migrator, MigratorTrait};
-use sea_orm::{
-    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
-    IsolationLevel, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
-    sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use uuid::Uuid;
 
-use crate::{append::append_with, error::db_error, list::list_in, terms::KnownTerms};
-
-/// How long a SQLite connection waits for another connection's write lock.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// The WAL pages after which a write to a SQLite file copies the WAL into the file
-/// itself (SQLite's default is 1000): a bound on the WAL should the checkpoints of
-/// [`checkpointer`] fall behind.
-const WRITER_AUTOCHECKPOINT: &str = "10000";
-/// The least time between two checkpoints of [`checkpointer`].
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+use crate::{
+    backend::{self, Backend},
+    error::db_error,
+    read::list_in,
+    search::KnownTerms,
+    write::{append::store_batch, txn::WriteTxn},
+};
 
 /// How to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +43,12 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
-    /// SQLite has one writer at a time; its writers queue here, in order, instead of
-    /// polling for the lock (which lets some wait past the busy timeout under load).
-    sqlite_writer: Option<Arc<Mutex<()>>>,
-    /// Told of each write to a SQLite file, after its commit: see [`checkpointer`].
+    /// On a backend with one writer at a time (SQLite), the writers queue here, in
+    /// order, instead of polling for the lock (which lets some wait past the busy
+    /// timeout under load).
+    writer: Option<Arc<Mutex<()>>>,
+    /// Told of each write after its commit, where the backend has work to do then
+    /// (copying a SQLite file's WAL into the file).
     checkpoints: Option<mpsc::Sender<()>>,
     /// The search terms known to be stored, shared by the clones.
     known_terms: Arc<KnownTerms>,
@@ -67,41 +62,9 @@ impl SeaOrmStore {
     /// connections use WAL with `synchronous=FULL`, so a committed batch survives a crash
     /// of the machine, and wait up to 5 seconds for a lock.
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
-        let scheme = url
-            .split_once(':')
-            .map(|(scheme, _)| scheme.to_ascii_lowercase());
-        let mut connect = ConnectOptions::new(url);
-        connect
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .sqlx_logging(false);
-        let file = match scheme.as_deref() {
-            Some("sqlite") => configure_sqlite(&mut connect, url),
-            Some("postgres" | "postgresql") => {
-                configure_postgres(&mut connect);
-                false
-            }
-            _ => {
-                return Err(StoreError::Backend(
-                    "unsupported database URL: use sqlite://..., postgres://... or postgresql://...".to_owned(),
-                ));
-            }
-        };
-        // The URL may hold a password; an error message must not.
-        let hide_url = |err| match db_error(err) {
-            StoreError::Unavailable(message) => {
-                StoreError::Unavailable(message.replace(url, "<database url>"))
-            }
-            StoreError::Backend(message) => {
-                StoreError::Backend(message.replace(url, "<database url>"))
-            }
-            other => other,
-        };
-        let db = Database::connect(connect).await.map_err(hide_url)?;
-        let mut store = Self::from_connection(db);
-        if file {
-            store.checkpoints = Some(checkpointer(store.db.clone()));
-        }
+        let connected = backend::connect(url, &options).await?;
+        let mut store = Self::from_connection(connected.db);
+        store.checkpoints = connected.wrote;
         store.migrate().await?;
         Ok(store)
     }
@@ -109,11 +72,12 @@ impl SeaOrmStore {
     /// A store on a connection made elsewhere (SQLite or PostgreSQL). Does not migrate;
     /// call [`SeaOrmStore::migrate`] unless the schema is known to be current.
     pub fn from_connection(db: DatabaseConnection) -> Self {
-        let sqlite_writer =
-            (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let writer = Backend::of(&db)
+            .is_ok_and(Backend::single_writer)
+            .then(|| Arc::new(Mutex::new(())));
         Self {
             db,
-            sqlite_writer,
+            writer,
             checkpoints: None,
             known_terms: Arc::default(),
         }
@@ -123,7 +87,7 @@ impl SeaOrmStore {
     /// is owned, so that work which outlives a borrow of the store (a bulk load) can
     /// hold it.
     pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match &self.sqlite_writer {
+        match &self.writer {
             Some(writer) => Some(Arc::clone(writer).lock_owned().await),
             None => None,
         }
@@ -158,112 +122,17 @@ impl SeaOrmStore {
     }
 }
 
-/// Settings for every pooled connection: each execution of a prepared statement is
-/// planned for its own values. A plan made once for any values cannot tell a tenant of
-/// a million entries from one of a hundred, nor a rare search term from a common one,
-/// and picks scans that take many times longer than the query planned with its values.
-fn configure_postgres(connect: &mut ConnectOptions) {
-    connect.map_sqlx_postgres_opts(|opts| opts.options([("plan_cache_mode", "force_custom_plan")]));
-}
-
-/// Pragmas for every pooled connection: durable commits, waiting for locks, and a file
-/// that is created when missing. Returns whether the database is a file (not in memory).
-fn configure_sqlite(connect: &mut ConnectOptions, url: &str) -> bool {
-    let query = url.split_once('?').map_or("", |(_, query)| query);
-    let mode_given = query
-        .split('&')
-        .any(|pair| pair.split('=').next() == Some("mode"));
-    let in_memory = url.contains(":memory:") || query.split('&').any(|pair| pair == "mode=memory");
-    connect.map_sqlx_sqlite_opts(move |opts: SqliteConnectOptions| {
-        let opts = opts
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT)
-            // 64 MiB of page cache a connection (the default is 2 MiB): the indexes of
-            // millions of entries stay in memory instead of being read again per query.
-            .pragma("cache_size", "-65536");
-        let opts = if in_memory {
-            opts
-        } else {
-            // The checkpointer copies the WAL; writers do only past this bound.
-            opts.pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT)
-        };
-        if mode_given {
-            opts
-        } else {
-            opts.create_if_missing(true)
-        }
-    });
-    if in_memory {
-        // An in-memory database lives as long as a connection to it: keep exactly one.
-        connect
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None);
-    }
-    !in_memory
-}
-
-/// Copies a SQLite file's WAL into the file after writes, on a pooled connection and a
-/// task of its own, so that the writer goes on writing meanwhile instead of copying
-/// (about a fifth of its time under a steady load of batches). `PASSIVE`: it waits for no
-/// reader or writer, and copies what no reader still needs; the WAL starts again from
-/// its beginning once all of it is copied. The task ends when the store's last clone
-/// is dropped or its connections are closed.
-fn checkpointer(db: DatabaseConnection) -> mpsc::Sender<()> {
-    let (wrote, mut writes) = mpsc::channel(1);
-    tokio::spawn(async move {
-        while writes.recv().await.is_some() {
-            if let Err(error) = db
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-                .await
-            {
-                if db.get_sqlite_connection_pool().is_closed() {
-                    return;
-                }
-                // The writer copies the WAL itself past WRITER_AUTOCHECKPOINT pages.
-                tracing::warn!(%error, "checkpointing the SQLite WAL failed; the writer will");
-            }
-            tokio::time::sleep(CHECKPOINT_EVERY).await;
-        }
-    });
-    wrote
-}
-
 impl SeaOrmStore {
     async fn append_now(
         &self,
         tenant_id: Uuid,
         entries: Vec<NewAuditLog>,
     ) -> Result<Vec<AuditLog>, StoreError> {
-        let _turn = self.writer_turn().await;
-        // IMMEDIATE takes SQLite's write lock at BEGIN, waiting for it with the busy
-        // timeout (other processes); PostgreSQL ignores the mode.
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        let txn = self
-            .db
-            .begin_with_options(options)
-            .await
-            .map_err(db_error)?;
-        match append_with(&txn, tenant_id, entries, Some(&self.known_terms)).await {
-            Ok((stored, learned)) => {
-                txn.commit().await.map_err(db_error)?;
-                self.wrote();
-                self.known_terms.learn(learned);
-                Ok(stored)
-            }
-            Err(err) => {
-                // The error says what went wrong; a failed rollback only ends the connection.
-                if let Err(rollback) = txn.rollback().await {
-                    tracing::warn!(error = %rollback, "rolling back a refused batch failed");
-                }
-                Err(err)
-            }
-        }
+        let txn = WriteTxn::begin(self).await?;
+        let result = store_batch(&*txn, tenant_id, entries, Some(&self.known_terms)).await;
+        let (stored, learned) = txn.end(result).await?;
+        self.known_terms.learn(learned);
+        Ok(stored)
     }
 
     async fn list_now(
@@ -272,17 +141,7 @@ impl SeaOrmStore {
         filter: &AuditLogFilter,
     ) -> Result<Page<AuditLog>, StoreError> {
         // One snapshot for the page and the count, so that they agree.
-        let txn = if self.db.get_database_backend() == DbBackend::Postgres {
-            self.db
-                .begin_with_config(
-                    Some(IsolationLevel::RepeatableRead),
-                    Some(AccessMode::ReadOnly),
-                )
-                .await
-        } else {
-            self.db.begin().await
-        }
-        .map_err(db_error)?;
+        let txn = Backend::of(&self.db)?.begin_snapshot(&self.db).await?;
         let page = list_in(&txn, tenant_id, filter).await?;
         txn.commit().await.map_err(db_error)?;
         Ok(page)

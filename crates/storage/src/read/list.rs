@@ -1,101 +1,18 @@
-//! The read path: the filter as one SQL condition, and the page it asks for.
+//! The page a filter asks for, and how many entries match in all.
 
-use auditlog_domain::{
-    AuditLog, AuditLogFilter, Cursor, Page, PageRequest, StoreError,
-    entry::timestamp::to_micros,
-    text::{fold_case, like_contains_pattern},
-};
+use auditlog_domain::{AuditLog, AuditLogFilter, Page, PageRequest, StoreError};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-    sea_query::{Condition, LikeExpr},
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
+use super::condition::{after, condition_but_q, from, q_condition};
 use crate::{
-    convert::entry_from_row,
     counts,
-    entity::audit_log::{Column, Entity},
     error::db_error,
-    terms::{self, Search},
+    schema::entry::{Column, Entity, Model},
+    search::{self, Search},
 };
-
-/// The escape character of the `LIKE` patterns that
-/// [`auditlog_domain::text::like_contains_pattern`] builds.
-const LIKE_ESCAPE: char = '\\';
-
-/// The condition that selects the entries of `tenant_id` that `filter` matches,
-/// pagination aside: the SQL meaning of [`AuditLogFilter::matches`]. Every value is a
-/// bound parameter.
-pub fn condition(tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
-    let condition = condition_but_q(tenant_id, filter);
-    match filter.q() {
-        Some(q) => condition.add(q_condition(q)),
-        None => condition,
-    }
-}
-
-/// `q` as a scan: a case-insensitive substring of the address, user id or e-mail.
-fn q_condition(q: &str) -> Condition {
-    // `q` is held case-folded; the address text is lowercase already.
-    let pattern = like_contains_pattern(q);
-    let like = || LikeExpr::new(pattern.clone()).escape(LIKE_ESCAPE);
-    Condition::any()
-        .add(Column::MetaSourceIp.like(like()))
-        .add(Column::ActorUserIdCi.like(like()))
-        .add(Column::ActorEmailCi.like(like()))
-}
-
-/// [`condition`] without `q`.
-fn condition_but_q(tenant_id: Uuid, filter: &AuditLogFilter) -> Condition {
-    let mut condition = Condition::all().add(Column::TenantId.eq(tenant_id));
-    if let Some(start) = filter.start_time() {
-        condition = condition.add(Column::CreatedAt.gte(to_micros(start)));
-    }
-    if let Some(end) = filter.end_time() {
-        condition = condition.add(Column::CreatedAt.lt(to_micros(end)));
-    }
-    if !filter.types().is_empty() {
-        condition = condition.add(Column::Type.is_in(filter.types().iter().map(|t| t.as_str())));
-    }
-    if let Some(user) = filter.actor_user_id() {
-        // The folded copy is indexed; the exact value decides.
-        condition = condition
-            .add(Column::ActorUserIdCi.eq(fold_case(user)))
-            .add(Column::ActorUserId.eq(user));
-    }
-    if let Some(email) = filter.actor_email() {
-        // Held case-folded by the filter, compared with the folded column.
-        condition = condition.add(Column::ActorEmailCi.eq(email));
-    }
-    if let Some(ip) = filter.meta_source_ip() {
-        let (low, high) = ip.key_range();
-        condition = condition.add(Column::IpKey.between(low.to_vec(), high.to_vec()));
-    }
-    condition
-}
-
-/// The entries that come after `cursor` in the order `created_at desc, id desc`, as a
-/// range on the sort index (`created_at <= c`) and a check of the rows at `c`.
-fn after(cursor: &Cursor) -> Condition {
-    Condition::all()
-        .add(Column::CreatedAt.lte(cursor.created_at_micros))
-        .add(
-            Condition::any()
-                .add(Column::CreatedAt.lt(cursor.created_at_micros))
-                .add(Column::Id.lt(cursor.id)),
-        )
-}
-
-/// The entries at or after the entry `(created_at, id)` in the order `created_at desc,
-/// id desc`.
-fn from(created_at: i64, id: Uuid) -> Condition {
-    Condition::all().add(Column::CreatedAt.lte(created_at)).add(
-        Condition::any()
-            .add(Column::CreatedAt.lt(created_at))
-            .add(Column::Id.lte(id)),
-    )
-}
 
 /// Offsets from this on: an unfiltered page first seeks to its day through the daily
 /// counts (read anyway for the total); the rows still to skip are then skipped in a
@@ -116,7 +33,7 @@ pub async fn list_in<C: ConnectionTrait>(
         // The search index turns `q` into the exact values that contain it: an entry
         // holds one of them exactly when it matches `q`, so the indexes of those
         // columns answer alone (counts included) without a substring test per row.
-        match terms::matching(conn, tenant_id, q, &like_contains_pattern(q)).await? {
+        match search::matching(conn, tenant_id, q).await? {
             Search::Values(values) => matching = matching.add(values),
             Search::Nothing => {
                 return Ok(Page {
@@ -195,7 +112,7 @@ pub async fn list_in<C: ConnectionTrait>(
             .await
             .map_err(db_error)?
             .into_iter()
-            .map(entry_from_row)
+            .map(Model::into_entry)
             .collect::<Result<Vec<_>, _>>()?
     };
     let returned = items.len() as u64;

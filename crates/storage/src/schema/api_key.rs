@@ -1,6 +1,9 @@
 //! `api_keys`: keys by the SHA-256 hash of their secret.
 
+use auditlog_domain::{ApiKey, ApiKeyHash, Scopes, StoreError, entry::timestamp::from_micros};
 use sea_orm::entity::prelude::*;
+
+use super::unreadable;
 
 /// A row of `api_keys`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -33,3 +36,33 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The key this row stores.
+    pub(crate) fn into_key(self) -> Result<ApiKey, StoreError> {
+        let id = self.id;
+        let unreadable = |column: &str| unreadable("api_keys", id, column);
+        let hash: [u8; 32] = self
+            .hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| unreadable("hash"))?;
+        let revoked_at = self
+            .revoked_at
+            .map(|micros| from_micros(micros).ok_or_else(|| unreadable("revoked_at")))
+            .transpose()?;
+        Ok(ApiKey {
+            id,
+            tenant_id: self.tenant_id,
+            name: self.name,
+            prefix: self.prefix,
+            hash: ApiKeyHash(hash),
+            scopes: Scopes {
+                read: self.scope_read,
+                write: self.scope_write,
+            },
+            created_at: from_micros(self.created_at).ok_or_else(|| unreadable("created_at"))?,
+            revoked_at,
+        })
+    }
+}

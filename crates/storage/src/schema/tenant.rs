@@ -1,6 +1,9 @@
 //! `tenants`: the owners of entries and keys.
 
+use auditlog_domain::{StoreError, Tenant, entry::timestamp::from_micros};
 use sea_orm::entity::prelude::*;
+
+use super::unreadable;
 
 /// A row of `tenants`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -20,3 +23,15 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The tenant this row stores.
+    pub(crate) fn into_tenant(self) -> Result<Tenant, StoreError> {
+        Ok(Tenant {
+            id: self.id,
+            name: self.name,
+            created_at: from_micros(self.created_at)
+                .ok_or_else(|| unreadable("tenants", self.id, "created_at"))?,
+        })
+    }
+}

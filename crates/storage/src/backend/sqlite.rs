@@ -1,0 +1,308 @@
+//! SQLite: connection settings, the WAL checkpointer, multi-row inserts, the FTS5
+//! lookup of search terms and the bulk load.
+
+use std::{collections::HashSet, time::Duration};
+
+use async_trait::async_trait;
+use auditlog_domain::StoreError;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait, Value,
+    sea_query::Values,
+    sqlx::{
+        self, AssertSqlSafe, Row as _, Sqlite,
+        sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
+    },
+};
+use sea_query_sqlx::SqlxValues;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{Load, shared};
+use crate::{
+    error::{db_error, sqlx_error},
+    schema::entry,
+    search::{self, Learned},
+};
+
+/// How long a connection waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The WAL pages after which a write to a file copies the WAL into the file itself
+/// (SQLite's default is 1000): a bound on the WAL should the checkpoints of
+/// [`checkpointer`] fall behind.
+const WRITER_AUTOCHECKPOINT: &str = "10000";
+/// The least time between two checkpoints of [`checkpointer`].
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// Rows per `INSERT` of a batch: far below SQLite's limit of 32766 bind parameters.
+const INSERT_ROWS: usize = 500;
+/// Rows per `INSERT` of a bulk load: still below that limit.
+const BULK_ROWS: usize = 2000;
+
+/// Pragmas for every pooled connection: durable commits, waiting for locks, and a file
+/// that is created when missing. Returns whether the database is a file (not in memory).
+pub(super) fn configure(connect: &mut ConnectOptions, url: &str) -> bool {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let mode_given = query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("mode"));
+    let in_memory = url.contains(":memory:") || query.split('&').any(|pair| pair == "mode=memory");
+    connect.map_sqlx_sqlite_opts(move |opts: SqliteConnectOptions| {
+        let opts = opts
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            // 64 MiB of page cache a connection (the default is 2 MiB): the indexes of
+            // millions of entries stay in memory instead of being read again per query.
+            .pragma("cache_size", "-65536");
+        let opts = if in_memory {
+            opts
+        } else {
+            // The checkpointer copies the WAL; writers do only past this bound.
+            opts.pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT)
+        };
+        if mode_given {
+            opts
+        } else {
+            opts.create_if_missing(true)
+        }
+    });
+    if in_memory {
+        // An in-memory database lives as long as a connection to it: keep exactly one.
+        connect
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+    !in_memory
+}
+
+/// Copies a SQLite file's WAL into the file after writes, on a pooled connection and a
+/// task of its own, so that the writer goes on writing meanwhile instead of copying
+/// (about a fifth of its time under a steady load of batches). `PASSIVE`: it waits for no
+/// reader or writer, and copies what no reader still needs; the WAL starts again from
+/// its beginning once all of it is copied. The task ends when the store's last clone
+/// is dropped or its connections are closed.
+pub(super) fn checkpointer(db: DatabaseConnection) -> mpsc::Sender<()> {
+    let (wrote, mut writes) = mpsc::channel(1);
+    tokio::spawn(async move {
+        while writes.recv().await.is_some() {
+            if let Err(error) = db
+                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                .await
+            {
+                if db.get_sqlite_connection_pool().is_closed() {
+                    return;
+                }
+                // The writer copies the WAL itself past WRITER_AUTOCHECKPOINT pages.
+                tracing::warn!(%error, "checkpointing the SQLite WAL failed; the writer will");
+            }
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+        }
+    });
+    wrote
+}
+
+/// A transaction of SQLite sees one snapshot from its first read on.
+pub(super) async fn begin_snapshot(
+    db: &DatabaseConnection,
+) -> Result<DatabaseTransaction, StoreError> {
+    db.begin().await.map_err(db_error)
+}
+
+/// `INSERT OR FAIL` of `rows` rows into `audit_logs`, a parameter a column in the order
+/// of [`entry::columns`], followed by `tail`; built from constants.
+///
+/// `OR FAIL`: a failure ends the statement where it is instead of undoing it, which
+/// spares SQLite the statement journal, a copy of every page the statement changes
+/// (most of an insert's work when an entry's keys are spread over six indexes). Every
+/// caller rolls back the whole transaction on an error.
+fn insert_sql(rows: usize, tail: &str) -> String {
+    let row = format!("({})", vec!["?"; *entry::COLUMN_COUNT].join(","));
+    format!(
+        "INSERT OR FAIL INTO audit_logs ({}) VALUES {} {tail}",
+        *entry::COLUMN_LIST,
+        vec![row; rows].join(",")
+    )
+}
+
+/// [`super::Backend::insert_new`]: rows a few hundred a statement, then the new
+/// rows' search terms.
+pub(super) async fn insert_new<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    rows: &[entry::Model],
+) -> Result<(HashSet<Uuid>, Learned), StoreError> {
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let sql = insert_sql(
+            chunk.len(),
+            "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING id",
+        );
+        let values: Vec<Value> = chunk.iter().flat_map(entry::values).collect();
+        let answer = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                values,
+            ))
+            .await
+            .map_err(db_error)?;
+        for row in answer {
+            inserted.insert(row.try_get::<Uuid>("", "id").map_err(db_error)?);
+        }
+    }
+    let new_rows = rows.iter().filter(|row| inserted.contains(&row.id));
+    search::record::record(conn, tenant_id, search::of_rows(new_rows)).await?;
+    Ok((inserted, Learned::default()))
+}
+
+/// FTS5 serves `LIKE` through its trigram index only without `ESCAPE`; unescaped, `%`
+/// and `_` of `q` are wildcards and match more, so the escaped `LIKE` then keeps
+/// exactly the values that contain `q`.
+pub(super) fn term_lookup(tenant_id: Uuid, q: &str, pattern: &str, limit: i64) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "SELECT field, value, key FROM audit_log_terms_search \
+         WHERE value LIKE ? AND value LIKE ? ESCAPE '\\' AND tenant_id = ? LIMIT ?",
+        [
+            format!("%{q}%").into(),
+            pattern.into(),
+            tenant_id.into(),
+            limit.into(),
+        ],
+    )
+}
+
+/// SQLite's result codes that may go away by themselves: `SQLITE_BUSY` (5) and
+/// `SQLITE_LOCKED` (6), with any extended code.
+pub(super) fn is_transient(err: &dyn sqlx::error::DatabaseError) -> bool {
+    err.code()
+        .unwrap_or_default()
+        .parse::<i32>()
+        .is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+/// The driver's own transaction, for statements prepared once and bound without
+/// copies. `IMMEDIATE`: SQLite's write lock at once, so that nothing writes between the
+/// look at the table and the load.
+pub(super) async fn begin_load(db: &DatabaseConnection) -> Result<Box<dyn Load>, StoreError> {
+    let txn = db
+        .get_sqlite_connection_pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(sqlx_error)?;
+    Ok(Box::new(SqliteLoad(txn)))
+}
+
+/// A bulk load into SQLite.
+struct SqliteLoad(sqlx::Transaction<'static, Sqlite>);
+
+#[async_trait]
+impl Load for SqliteLoad {
+    async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(&mut *self.0)
+            .await
+            .map(drop)
+            .map_err(sqlx_error)
+    }
+
+    async fn holds_entries(&mut self) -> Result<bool, StoreError> {
+        sqlx::query(shared::ANY_ENTRY)
+            .fetch_optional(&mut *self.0)
+            .await
+            .map(|row| row.is_some())
+            .map_err(sqlx_error)
+    }
+
+    async fn clear_derived(&mut self) -> Result<&'static [&'static str], StoreError> {
+        for table in [
+            "audit_log_counts",
+            "audit_log_terms",
+            "audit_log_terms_search",
+        ] {
+            self.execute(&format!("DELETE FROM {table}")).await?;
+        }
+        Ok(&["audit_logs"])
+    }
+
+    /// All of the table's indexes but its own primary key.
+    async fn indexes_of(&mut self, table: &str) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query(
+            "SELECT name, sql FROM sqlite_master \
+             WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        )
+        .bind(table)
+        .fetch_all(&mut *self.0)
+        .await
+        .map_err(sqlx_error)?
+        .into_iter()
+        .map(|row| {
+            let name: String = row.try_get("name")?;
+            let drop = format!("DROP INDEX \"{}\"", name.replace('"', "\"\""));
+            Ok((drop, row.try_get("sql")?))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(sqlx_error)
+    }
+
+    /// Multi-row `INSERT OR FAIL`s ([`insert_sql`]), each prepared once by the
+    /// connection.
+    async fn insert_rows(&mut self, rows: &[entry::Model]) -> Result<u64, StoreError> {
+        for chunk in rows.chunks(BULK_ROWS) {
+            let values: Vec<Value> = chunk.iter().flat_map(entry::values).collect();
+            let insert = sqlx::query_with(
+                AssertSqlSafe(insert_sql(chunk.len(), "")),
+                SqlxValues(Values(values)),
+            );
+            insert.execute(&mut *self.0).await.map_err(sqlx_error)?;
+        }
+        Ok(rows.len() as u64)
+    }
+
+    /// SQLite sorts the keys of an index on helper threads when allowed to; the setting
+    /// belongs to the (pooled) connection, so it goes back to the default afterwards.
+    fn build_settings(&self) -> (Vec<String>, Vec<String>) {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        (
+            vec![format!("PRAGMA threads = {threads}")],
+            vec!["PRAGMA threads = 0".to_owned()],
+        )
+    }
+
+    /// One row an address, found through the index of address keys that was just
+    /// built, instead of grouping every row by its text (seven times faster): a key is
+    /// the address's own bytes, so one key is one text.
+    fn terms_of_entries(&self) -> String {
+        format!(
+            "SELECT tenant_id, 0, meta_source_ip, ip_key FROM audit_logs \
+             WHERE rowid IN (SELECT min(rowid) FROM audit_logs GROUP BY tenant_id, ip_key) \
+             UNION ALL {}",
+            shared::person_terms_of_entries()
+        )
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.0.commit().await.map_err(sqlx_error)
+    }
+
+    async fn rollback(self: Box<Self>) {
+        if let Err(error) = self.0.rollback().await {
+            tracing::warn!(%error, "rolling back a bulk load failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_insert_has_a_parameter_for_every_column_of_every_row() {
+        let sql = insert_sql(2, "RETURNING id");
+        assert_eq!(sql.matches('?').count(), 2 * *entry::COLUMN_COUNT);
+        assert!(sql.contains(&format!("({})", *entry::COLUMN_LIST)), "{sql}");
+        assert!(sql.ends_with(" RETURNING id"), "{sql}");
+    }
+}
