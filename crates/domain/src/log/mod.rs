@@ -28,8 +28,16 @@
 //! `signed_note` and `serde_json_canonicalizer` crates; this module holds auditlog's
 //! choices on top of them.
 
+mod checkpoint;
 mod hash;
+mod key;
 pub(crate) mod leaf;
+mod proof;
+mod tree;
 
+pub use checkpoint::{Checkpoint, CheckpointError, DEFAULT_LOG_ORIGIN, tenant_origin};
 pub use hash::{Hash, MalformedHash};
+pub use key::{KeyError, LogKey, VerifierKey};
 pub use leaf::{LEAF_MEMBERS, LeafError, leaf_bytes, leaf_hash};
+pub use proof::{ProofError, node_hash, verify_consistency, verify_inclusion};
+pub use tree::{MemoryTree, TreeError};
