@@ -22,6 +22,10 @@ pub mod limits {
     pub const ERROR_CHARS: usize = 4096;
     /// Most bytes of `details`, serialised as JSON.
     pub const DETAILS_BYTES: usize = 64 * 1024;
+    /// The largest magnitude of an integer in `details`: 2^53 - 1. Beyond it an
+    /// integer has no exact IEEE 754 double, and RFC 8785, the canonical JSON of an
+    /// entry's leaf in its tenant's log, writes every number as a double.
+    pub const MAX_EXACT_INTEGER: i64 = (1 << 53) - 1;
     /// How far in the future `created_at` may lie.
     pub const MAX_FUTURE: time::Duration = time::Duration::minutes(5);
     /// Most entries in one batch.
@@ -154,6 +158,17 @@ impl NewAuditLog {
                     "details",
                     excerpt(&rendered),
                     "must not contain a NUL character",
+                ));
+            }
+            if let Some((pointer, number)) = crate::log::leaf::first_inexact_integer(details) {
+                return Err(EntryError::new(
+                    "details",
+                    number.to_string(),
+                    format!(
+                        "holds at {pointer} an integer beyond ±{}, which canonical JSON \
+                         (RFC 8785) cannot represent exactly; send it as a string",
+                        limits::MAX_EXACT_INTEGER
+                    ),
                 ));
             }
         }
@@ -501,6 +516,38 @@ mod tests {
         v["created_at"] = json!(timestamp::format(now + Duration::minutes(6)));
         let e = NewAuditLog::from_json(&v, tenant()).expect("parses");
         assert_eq!(e.validate(now).expect_err("future").field, "created_at");
+    }
+
+    #[test]
+    fn refuses_integers_in_details_that_canonical_json_would_round() {
+        let now = OffsetDateTime::now_utc();
+        let with_details = |details: Value| {
+            let mut v = minimal();
+            v["details"] = details;
+            NewAuditLog::from_json(&v, tenant())
+                .expect("parses")
+                .validate(now)
+        };
+        let max = limits::MAX_EXACT_INTEGER;
+        for fine in [
+            json!({"n": max, "m": -max, "f": 1.5e300, "g": 9007199254740992.0}),
+            json!({"a": [0, -1, {"b": 42}]}),
+        ] {
+            with_details(fine).expect("exact numbers are accepted");
+        }
+        for (details, pointer) in [
+            (json!({"n": max + 1}), "/n"),
+            (json!({"n": -max - 1}), "/n"),
+            (json!({"a": [1, {"x/y": u64::MAX}]}), "/a/1/x~1y"),
+            (
+                json!({"ok": 1, "deep": {"id": 12345678901234567_i64}}),
+                "/deep/id",
+            ),
+        ] {
+            let err = with_details(details).expect_err("inexact integer");
+            assert_eq!(err.field, "details");
+            assert!(err.reason.contains(pointer), "{pointer} in {}", err.reason);
+        }
     }
 
     #[test]

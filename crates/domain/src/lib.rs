@@ -1,6 +1,7 @@
 //! The domain of auditlog: what an audit log entry is, the known event types, the
-//! validated filter that both list APIs share, and the ports (`AuditLogStore`,
-//! `KeyStore`) that storage backends implement.
+//! validated filter that both list APIs share, the ports (`AuditLogStore`,
+//! `KeyStore`) that storage backends implement, and the storage-free core of each
+//! tenant's transparency log.
 //!
 //! This crate knows nothing of HTTP or SQL, so any Rust service can embed it.
 #![forbid(unsafe_code)]
@@ -11,6 +12,7 @@ pub mod event_type;
 pub mod filter;
 pub mod ip;
 pub mod keys;
+pub mod log;
 pub mod store;
 pub mod text;
 
