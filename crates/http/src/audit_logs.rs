@@ -6,7 +6,7 @@ use auditlog_domain::{AuditLog, NewAuditLog, Scope, limits};
 use axum::{
     Json,
     body::Body,
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
@@ -16,14 +16,9 @@ use crate::{
     AppState,
     auth::{self, KeySource},
     error::ApiError,
+    headers::{X_NEXT_CURSOR, X_TOTAL_COUNT},
     query,
 };
-
-/// The header that carries the number of matching entries.
-pub const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
-
-/// The header that carries the cursor of the next page in keyset mode.
-pub const X_NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
 
 /// Where a request names its tenant.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@ use auditlog_domain::{ApiKey, ApiKeySecret, Scope};
 use axum::http::{HeaderMap, header};
 use uuid::Uuid;
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, error::ApiError, headers::API_KEY};
 
 /// Where a variant reads the key from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl KeySource {
 
 fn presented_secret(headers: &HeaderMap, source: KeySource) -> Result<Option<&str>, ()> {
     if source == KeySource::ApiKeyOrBearer
-        && let Some(value) = headers.get("apikey")
+        && let Some(value) = headers.get(API_KEY)
     {
         return value.to_str().map(|s| Some(s.trim())).map_err(|_| ());
     }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod console;
 pub mod docs;
 pub mod error;
+mod headers;
 pub mod health;
 pub mod middleware;
 pub mod passkey;
