@@ -19,7 +19,7 @@ use crate::{
 use auditlog_domain::AuditLog;
 
 /// The routes of this variant.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit_logs, create_audit_logs))
 }
 
@@ -49,7 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     ),
     security(("bearer" = [])),
 )]
-pub async fn list_audit_logs(
+pub(crate) async fn list_audit_logs(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
@@ -95,7 +95,7 @@ pub async fn list_audit_logs(
     ),
     security(("bearer" = [])),
 )]
-pub async fn create_audit_logs(
+pub(crate) async fn create_audit_logs(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,

@@ -22,7 +22,7 @@ use crate::{
 
 /// Where a request names its tenant.
 #[derive(Debug, Clone, Copy)]
-pub enum TenantFrom<'a> {
+pub(crate) enum TenantFrom<'a> {
     /// In the path (passkey server): checked against the key's tenant.
     Path(&'a str),
     /// The key's own tenant (admin API).
@@ -47,7 +47,7 @@ async fn tenant_for(
 }
 
 /// Lists entries: the JSON array of the page, `X-Total-Count` and `Link`.
-pub async fn list(
+pub(crate) async fn list(
     state: &AppState,
     headers: &HeaderMap,
     source: KeySource,
@@ -79,7 +79,7 @@ pub async fn list(
 }
 
 /// Records one entry or a batch: 201 with the stored entries after the commit.
-pub async fn create(
+pub(crate) async fn create(
     state: &AppState,
     headers: &HeaderMap,
     source: KeySource,

@@ -17,7 +17,7 @@ use utoipa::{
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Read by the OpenAPI derive only; the handlers validate the raw query.
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// The page, from 1. Past the last page the answer is empty.
     #[param(minimum = 1, maximum = 9_223_372_036_854_775_u64, default = 1)]
     page: Option<u64>,
@@ -54,7 +54,7 @@ pub struct ListQuery {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // Read by the OpenAPI derive only; bodies are read field by field.
-pub struct NewAuditLogBody {
+pub(crate) struct NewAuditLogBody {
     /// The idempotency key; assigned by the server when absent.
     id: Option<uuid::Uuid>,
     /// The type of the event.
@@ -94,7 +94,7 @@ pub struct NewAuditLogBody {
 
 /// One entry or an array of 1 to 1000.
 #[derive(Debug)]
-pub struct CreateBody;
+pub(crate) struct CreateBody;
 
 impl utoipa::PartialSchema for CreateBody {
     fn schema() -> openapi::RefOr<openapi::schema::Schema> {
@@ -126,7 +126,7 @@ impl ToSchema for CreateBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)] // Read by the OpenAPI derive only.
-pub enum CreatedBody {
+pub(crate) enum CreatedBody {
     /// The stored entry.
     One(Box<AuditLog>),
     /// The stored entries, in the order sent.
@@ -134,7 +134,7 @@ pub enum CreatedBody {
 }
 
 /// An example entry for the document.
-pub fn example_entry() -> Value {
+pub(crate) fn example_entry() -> Value {
     json!({
         "id": "0190f1c4-6f2a-7cc1-9b1e-3a6f0e2d4c11",
         "type": "password_login_failed",
@@ -149,7 +149,7 @@ pub fn example_entry() -> Value {
 }
 
 /// An example batch for the document.
-pub fn example_batch() -> Value {
+pub(crate) fn example_batch() -> Value {
     json!([
         example_entry(),
         {
@@ -195,7 +195,7 @@ impl Modify for SecuritySchemes {
 /// Completes the document once the routers have added their paths: an empty query
 /// value counts as absent (`q=`), which is OpenAPI's `allowEmptyValue`; utoipa's
 /// `Parameter` leaves that field out, so it travels as an extension field.
-pub fn finish(openapi: &mut openapi::OpenApi) {
+pub(crate) fn finish(openapi: &mut openapi::OpenApi) {
     for item in openapi.paths.paths.values_mut() {
         for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
             for parameter in operation.parameters.iter_mut().flatten() {
@@ -229,4 +229,4 @@ filtered exactly, and recorded idempotently.",
     ),
 )]
 #[derive(Debug)]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;

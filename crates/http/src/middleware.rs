@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// Adds the layers to `router`, outermost first: request id, log line, CORS, timeout.
-pub fn wrap(router: Router, config: &HttpConfig) -> Router {
+pub(crate) fn wrap(router: Router, config: &HttpConfig) -> Router {
     let mut router = router
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -92,12 +92,12 @@ async fn timeout_body(request: Request, next: Next) -> Response {
 }
 
 /// 404 in the shape of the path's variant.
-pub async fn not_found(uri: Uri) -> Response {
+pub(crate) async fn not_found(uri: Uri) -> Response {
     error::for_path(uri.path(), ApiError::not_found(uri.path()))
 }
 
 /// 405 in the shape of the path's variant.
-pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     error::for_path(
         uri.path(),
         ApiError::method_not_allowed(method.as_str(), uri.path()),

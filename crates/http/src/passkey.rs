@@ -19,7 +19,7 @@ use crate::{
 use auditlog_domain::AuditLog;
 
 /// The routes of this variant.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit_logs, create_audit_logs))
 }
 
@@ -56,7 +56,7 @@ fn raw_tenant(path: &Result<Path<String>, PathRejection>) -> &str {
     ),
     security(("apiKey" = []), ("bearer" = [])),
 )]
-pub async fn list_audit_logs(
+pub(crate) async fn list_audit_logs(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -106,7 +106,7 @@ pub async fn list_audit_logs(
     ),
     security(("apiKey" = []), ("bearer" = [])),
 )]
-pub async fn create_audit_logs(
+pub(crate) async fn create_audit_logs(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,

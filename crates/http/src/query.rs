@@ -9,7 +9,7 @@ use crate::error::ApiError;
 /// does not read are ignored, whatever their bytes; the value of one it reads whose
 /// percent-decoded bytes are not UTF-8 is refused, naming it, rather than matched with
 /// replacement characters in place of what the client sent.
-pub fn parse_filter(raw: Option<&str>) -> Result<AuditLogFilter, ApiError> {
+pub(crate) fn parse_filter(raw: Option<&str>) -> Result<AuditLogFilter, ApiError> {
     let mut pairs = Vec::new();
     for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
@@ -40,7 +40,7 @@ fn decode(raw: &str) -> Option<String> {
 /// request was sent to, else the listen address. The host is the request target's
 /// authority when it has one (HTTP/2's `:authority`, which replaces Host, or an
 /// absolute URL, which takes precedence over Host in HTTP/1.1), else the Host header.
-pub fn base_url(
+pub(crate) fn base_url(
     public_url: Option<&str>,
     uri: &Uri,
     headers: &HeaderMap,
@@ -97,7 +97,7 @@ fn url(base: &str, path: &str, filter: &AuditLogFilter, page: &[(&str, String)])
 
 /// The cursor of the page's last entry when more entries may follow: what a client
 /// sends as `cursor` to continue in keyset mode.
-pub fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Option<Cursor> {
+pub(crate) fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Option<Cursor> {
     let per_page = filter.page().per_page();
     let full = page.items.len() as u64 == per_page;
     let more = match filter.page() {
@@ -117,7 +117,7 @@ pub fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Option<Cur
 /// (pointing at `min(page - 1, last)`), `next` when page < last. In keyset mode `next`
 /// carries the cursor of the page's last entry when the page is full, and there is no
 /// `prev` (`first` and `last` are the pages of page mode, as always).
-pub fn link_header(
+pub(crate) fn link_header(
     base: &str,
     path: &str,
     filter: &AuditLogFilter,
