@@ -70,13 +70,14 @@ pub(crate) async fn list(
         headers,
         &state.config.listen_host,
     );
+    let next = query::next_cursor(&filter, &page);
     let mut response = Json(&page.items).into_response();
     let out = response.headers_mut();
     out.insert(X_TOTAL_COUNT, HeaderValue::from(page.total));
-    if let Some(link) = query::link_header(&base, &path, &filter, &page) {
+    if let Some(link) = query::link_header(&base, &path, &filter, &page, next.as_ref()) {
         out.insert(axum::http::header::LINK, link);
     }
-    if let Some(cursor) = query::next_cursor(&filter, &page)
+    if let Some(cursor) = next
         && let Ok(value) = HeaderValue::from_str(&cursor.to_string())
     {
         out.insert(X_NEXT_CURSOR, value);

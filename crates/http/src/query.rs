@@ -115,13 +115,14 @@ pub(crate) fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Opt
 
 /// The `Link` header of a list answer: `first` and `last` always, `prev` when page > 1
 /// (pointing at `min(page - 1, last)`), `next` when page < last. In keyset mode `next`
-/// carries the cursor of the page's last entry when the page is full, and there is no
-/// `prev` (`first` and `last` are the pages of page mode, as always).
+/// carries `next`, the cursor [`next_cursor`] gives, and there is no `prev` (`first`
+/// and `last` are the pages of page mode, as always).
 pub(crate) fn link_header(
     base: &str,
     path: &str,
     filter: &AuditLogFilter,
     page: &Page<AuditLog>,
+    next: Option<&Cursor>,
 ) -> Option<HeaderValue> {
     let per_page = filter.page().per_page();
     let offset_link = |n: u64| {
@@ -142,26 +143,25 @@ pub(crate) fn link_header(
             if current < last {
                 links.push((offset_link(current + 1), "next"));
             }
-            links.push((offset_link(last), "last"));
         }
         PageRequest::After { .. } => {
-            if page.items.len() as u64 == per_page
-                && let Some(last_entry) = page.items.last()
-            {
-                let cursor = Cursor::after(last_entry).to_string();
+            if let Some(cursor) = next {
                 links.push((
                     url(
                         base,
                         path,
                         filter,
-                        &[("cursor", cursor), ("per_page", per_page.to_string())],
+                        &[
+                            ("cursor", cursor.to_string()),
+                            ("per_page", per_page.to_string()),
+                        ],
                     ),
                     "next",
                 ));
             }
-            links.push((offset_link(last), "last"));
         }
     }
+    links.push((offset_link(last), "last"));
     let value = links
         .iter()
         .map(|(u, rel)| format!("<{u}>; rel=\"{rel}\""))
