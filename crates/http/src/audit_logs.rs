@@ -1,12 +1,13 @@
-//! What both variants share: listing a tenant's entries and recording new ones. The
-//! variant modules (`passkey`, `admin`) only decide where the tenant comes from, how
-//! the key is sent, and the error shape.
+//! What both variants share: listing a tenant's entries and recording new ones, and
+//! the operations that serve them with their documentation ([`audit_log_operations`]).
+//! The variant modules (`passkey`, `admin`) only decide where the tenant comes from,
+//! how the key is sent, and the error shape.
 
 use auditlog_domain::{AuditLog, NewAuditLog, Scope, limits};
 use axum::{
     Json,
     body::Body,
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
@@ -16,18 +17,13 @@ use crate::{
     AppState,
     auth::{self, KeySource},
     error::ApiError,
+    headers::{X_NEXT_CURSOR, X_TOTAL_COUNT},
     query,
 };
 
-/// The header that carries the number of matching entries.
-pub const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
-
-/// The header that carries the cursor of the next page in keyset mode.
-pub const X_NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
-
 /// Where a request names its tenant.
 #[derive(Debug, Clone, Copy)]
-pub enum TenantFrom<'a> {
+pub(crate) enum TenantFrom<'a> {
     /// In the path (passkey server): checked against the key's tenant.
     Path(&'a str),
     /// The key's own tenant (admin API).
@@ -51,15 +47,20 @@ async fn tenant_for(
     Ok(tenant_id)
 }
 
-/// Lists entries: the JSON array of the page, `X-Total-Count` and `Link`.
-pub async fn list(
+/// Lists entries: the JSON array of the page, `X-Total-Count`, `Link` and
+/// `X-Next-Cursor`. Links point at `route`, with the path's tenant for `{tenant_id}`.
+pub(crate) async fn list(
     state: &AppState,
     headers: &HeaderMap,
     source: KeySource,
     tenant: TenantFrom<'_>,
-    path: &str,
+    route: &str,
     uri: &Uri,
 ) -> Result<Response, ApiError> {
+    let path = match tenant {
+        TenantFrom::Path(raw) => route.replace("{tenant_id}", raw),
+        TenantFrom::Key => route.to_owned(),
+    };
     let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
     let filter = query::parse_filter(uri.query())?;
     let page = state.logs.list(tenant_id, &filter).await?;
@@ -69,13 +70,14 @@ pub async fn list(
         headers,
         &state.config.listen_host,
     );
+    let next = query::next_cursor(&filter, &page);
     let mut response = Json(&page.items).into_response();
     let out = response.headers_mut();
     out.insert(X_TOTAL_COUNT, HeaderValue::from(page.total));
-    if let Some(link) = query::link_header(&base, path, &filter, &page) {
+    if let Some(link) = query::link_header(&base, &path, &filter, &page, next.as_ref()) {
         out.insert(axum::http::header::LINK, link);
     }
-    if let Some(cursor) = query::next_cursor(&filter, &page)
+    if let Some(cursor) = next
         && let Ok(value) = HeaderValue::from_str(&cursor.to_string())
     {
         out.insert(X_NEXT_CURSOR, value);
@@ -84,7 +86,7 @@ pub async fn list(
 }
 
 /// Records one entry or a batch: 201 with the stored entries after the commit.
-pub async fn create(
+pub(crate) async fn create(
     state: &AppState,
     headers: &HeaderMap,
     source: KeySource,
@@ -150,3 +152,111 @@ fn created(mut stored: Vec<AuditLog>, single: bool) -> Response {
         }
     }
 }
+
+/// Declares a variant's two operations, `list_audit_logs` and `create_audit_logs`, and
+/// its `router()`: the handlers, their descriptions and their response tables are
+/// written here once, and a variant names only what is its own.
+///
+/// - `path`, `tag`, `operation_ids`: where and under what names it is documented;
+/// - `path_params`: the documented path parameters, if any, as one parenthesised tuple;
+/// - `security`: the documented schemes; `forbidden`: the 403 descriptions for `read`
+///   and `write`;
+/// - `key`: the [`KeySource`]; `tenant`: an extractor and the [`TenantFrom`] it gives;
+/// - `errors`: the error type the variant renders, and its documented body.
+macro_rules! audit_log_operations {
+    (
+        path: $path:tt,
+        tag: $tag:tt,
+        operation_ids: ($list_id:tt, $create_id:tt),
+        path_params: [$($path_param:tt)?],
+        security: [$($security:tt)*],
+        forbidden: ($forbidden_read:tt, $forbidden_write:tt $(,)?),
+        key: $source:expr,
+        tenant: |$extracted:ident: $extractor:ty| $tenant:expr,
+        errors: ($error:ty, $error_body:tt) $(,)?
+    ) => {
+        /// The routes of this variant.
+        pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+            utoipa_axum::router::OpenApiRouter::new()
+                .routes(utoipa_axum::routes!(list_audit_logs, create_audit_logs))
+        }
+
+        /// List audit log entries
+        ///
+        /// The tenant's entries that match every given filter, newest first
+        /// (`created_at` descending, then `id` descending), one page at a time.
+        /// `X-Total-Count` gives how many match; `Link` points at the first, previous,
+        /// next and last pages and keeps every filter.
+        #[utoipa::path(
+            get,
+            path = $path,
+            operation_id = $list_id,
+            tag = $tag,
+            params($($path_param,)? crate::docs::ListQuery),
+            responses(
+                (status = 200, description = "A page of entries", body = Vec<auditlog_domain::AuditLog>, headers(
+                    ("X-Total-Count" = u64, description = "How many entries match the filters, ignoring pagination"),
+                    ("Link" = String, description = "Links to the first, previous, next and last pages, with every filter kept"),
+                    ("X-Next-Cursor" = String, description = "When more entries may follow: the `cursor` that continues after this page in keyset mode"),
+                )),
+                (status = 400, description = "A parameter is invalid; the message names it and its value", body = $error_body),
+                (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
+                (status = 403, description = $forbidden_read, body = $error_body),
+                (status = 500, description = "Internal error", body = $error_body),
+                (status = 503, description = "The database is unavailable", body = $error_body),
+            ),
+            security($($security)*),
+        )]
+        async fn list_audit_logs(
+            axum::extract::State(state): axum::extract::State<crate::AppState>,
+            $extracted: $extractor,
+            headers: axum::http::HeaderMap,
+            uri: axum::http::Uri,
+        ) -> Result<axum::response::Response, $error> {
+            let tenant = $tenant;
+            Ok(crate::audit_logs::list(&state, &headers, $source, tenant, $path, &uri).await?)
+        }
+
+        /// Record audit log entries
+        ///
+        /// One entry, or a JSON array of 1 to 1000, stored atomically: when any entry is
+        /// invalid nothing is stored and the answer names its index, field and value. An
+        /// entry's `id` makes it idempotent: resending the same content stores nothing twice
+        /// and answers as the first time; the same `id` with other content is 409. A single
+        /// object in gives a single object out; an array gives an array. The answer comes
+        /// after the entries are committed.
+        #[utoipa::path(
+            post,
+            path = $path,
+            operation_id = $create_id,
+            tag = $tag,
+            $(params($path_param),)?
+            request_body(content = crate::docs::CreateBody, description = "One entry or an array of 1 to 1000", examples(
+                ("one entry" = (summary = "A failed password login", value = json!(crate::docs::example_entry()))),
+                ("a batch" = (summary = "Two entries, each with its own idempotency key", value = json!(crate::docs::example_batch()))),
+            )),
+            responses(
+                (status = 201, description = "The stored entries: an object for an object, an array for an array", body = crate::docs::CreatedBody),
+                (status = 400, description = "The body or an entry is invalid; nothing was stored", body = $error_body),
+                (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
+                (status = 403, description = $forbidden_write, body = $error_body),
+                (status = 409, description = "An id is already stored with other content; nothing was stored", body = $error_body),
+                (status = 413, description = "The body is over the size limit", body = $error_body),
+                (status = 500, description = "Internal error", body = $error_body),
+                (status = 503, description = "The database is unavailable", body = $error_body),
+            ),
+            security($($security)*),
+        )]
+        async fn create_audit_logs(
+            axum::extract::State(state): axum::extract::State<crate::AppState>,
+            $extracted: $extractor,
+            headers: axum::http::HeaderMap,
+            body: axum::body::Body,
+        ) -> Result<axum::response::Response, $error> {
+            let tenant = $tenant;
+            Ok(crate::audit_logs::create(&state, &headers, $source, tenant, body).await?)
+        }
+    };
+}
+
+pub(crate) use audit_log_operations;

@@ -6,11 +6,11 @@ use auditlog_domain::{ApiKey, ApiKeySecret, Scope};
 use axum::http::{HeaderMap, header};
 use uuid::Uuid;
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, error::ApiError, headers::API_KEY};
 
 /// Where a variant reads the key from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeySource {
+pub(crate) enum KeySource {
     /// `apiKey: <secret>`, or `Authorization: Bearer <secret>` (passkey server).
     ApiKeyOrBearer,
     /// `Authorization: Bearer <secret>` only (admin API).
@@ -37,7 +37,7 @@ impl KeySource {
 
 fn presented_secret(headers: &HeaderMap, source: KeySource) -> Result<Option<&str>, ()> {
     if source == KeySource::ApiKeyOrBearer
-        && let Some(value) = headers.get("apikey")
+        && let Some(value) = headers.get(API_KEY)
     {
         return value.to_str().map(|s| Some(s.trim())).map_err(|_| ());
     }
@@ -56,7 +56,7 @@ fn presented_secret(headers: &HeaderMap, source: KeySource) -> Result<Option<&st
 }
 
 /// The active key the request presents, or 401.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     source: KeySource,
@@ -89,7 +89,7 @@ pub async fn authenticate(
 
 /// Checks that `key` may act on `tenant_id` with `scope`, or 403. The answer is the
 /// same whether or not the tenant exists.
-pub fn authorize(key: &ApiKey, tenant_id: Uuid, scope: Scope) -> Result<(), ApiError> {
+pub(crate) fn authorize(key: &ApiKey, tenant_id: Uuid, scope: Scope) -> Result<(), ApiError> {
     if key.tenant_id != tenant_id {
         return Err(ApiError::forbidden(format!(
             "the API key does not belong to tenant {tenant_id}"
@@ -113,7 +113,7 @@ pub fn authorize(key: &ApiKey, tenant_id: Uuid, scope: Scope) -> Result<(), ApiE
 /// tenant's path (as the published API documents it), so that each tenant has one
 /// path and links built from it are valid URLs; braces, `urn:uuid:` and the form
 /// without hyphens are refused.
-pub fn parse_tenant(raw: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn parse_tenant(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(raw)
         .ok()
         .filter(|_| raw.len() == 36)

@@ -1,28 +1,34 @@
 //! What the OpenAPI document says that the handlers' types do not: the query
 //! parameters, the submitted entry, the security schemes and the document's frame.
 
-use auditlog_domain::{AuditLog, AuditLogType};
+use auditlog_domain::{
+    AuditLog, AuditLogType,
+    filter::{DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE},
+    limits,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{
-    IntoParams, Modify, OpenApi, ToSchema,
+    IntoParams, Modify, Number, OpenApi, ToSchema,
     openapi::{
-        self, Server,
+        self, RefOr, Server,
         path::ParameterIn,
+        schema::Schema,
         security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
 
-/// The query parameters of both list endpoints.
+/// The query parameters of both list endpoints, as the document describes them; the
+/// bounds of `page` and `per_page` are the filter's own, set by [`finish`].
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Read by the OpenAPI derive only; the handlers validate the raw query.
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// The page, from 1. Past the last page the answer is empty.
-    #[param(minimum = 1, maximum = 9_223_372_036_854_775_u64, default = 1)]
+    #[param(minimum = 1, default = 1)]
     page: Option<u64>,
     /// Entries on a page.
-    #[param(minimum = 1, maximum = 1000, default = 20)]
+    #[param(minimum = 1, default = json!(DEFAULT_PER_PAGE))]
     per_page: Option<u64>,
     /// Keyset mode: continue after the entry this opaque cursor points at. Every full
     /// page answers with `X-Next-Cursor`; a keyset page's `rel="next"` link carries the
@@ -50,33 +56,29 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
+// The longest texts are the domain's `limits`, set by `entry_schema`.
 /// An entry as a producer submits it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // Read by the OpenAPI derive only; bodies are read field by field.
-pub struct NewAuditLogBody {
+pub(crate) struct NewAuditLogBody {
     /// The idempotency key; assigned by the server when absent.
     id: Option<uuid::Uuid>,
     /// The type of the event.
     #[serde(rename = "type")]
     r#type: AuditLogType,
     /// Why something failed.
-    #[schema(max_length = 4096)]
     error: Option<String>,
     /// The id of the HTTP request that caused the event.
-    #[schema(max_length = 255)]
     meta_http_request_id: String,
     /// The IPv4 or IPv6 address the request came from.
     #[schema(example = "172.27.0.1")]
     meta_source_ip: String,
     /// The user agent of the request.
-    #[schema(max_length = 1024)]
     meta_user_agent: String,
     /// The user who acted.
-    #[schema(max_length = 255)]
     actor_user_id: Option<String>,
     /// The e-mail address of the user who acted.
-    #[schema(max_length = 320)]
     actor_email: Option<String>,
     /// Free-form context, at most 64 KiB serialised.
     #[schema(value_type = Option<Object>)]
@@ -92,9 +94,31 @@ pub struct NewAuditLogBody {
     updated_at: Option<String>,
 }
 
-/// One entry or an array of 1 to 1000.
+/// The most characters of each text field of a submitted entry.
+const TEXT_LIMITS: [(&str, usize); 5] = [
+    ("error", limits::ERROR_CHARS),
+    ("meta_http_request_id", limits::ID_CHARS),
+    ("meta_user_agent", limits::USER_AGENT_CHARS),
+    ("actor_user_id", limits::ID_CHARS),
+    ("actor_email", limits::EMAIL_CHARS),
+];
+
+/// The schema of a submitted entry, with the domain's [`TEXT_LIMITS`] as `maxLength`.
+fn entry_schema() -> RefOr<Schema> {
+    let mut schema = <NewAuditLogBody as utoipa::PartialSchema>::schema();
+    if let RefOr::T(Schema::Object(entry)) = &mut schema {
+        for (field, limit) in TEXT_LIMITS {
+            if let Some(RefOr::T(Schema::Object(property))) = entry.properties.get_mut(field) {
+                property.max_length = Some(limit);
+            }
+        }
+    }
+    schema
+}
+
+/// One entry or an array of 1 to [`limits::MAX_BATCH`].
 #[derive(Debug)]
-pub struct CreateBody;
+pub(crate) struct CreateBody;
 
 impl utoipa::PartialSchema for CreateBody {
     fn schema() -> openapi::RefOr<openapi::schema::Schema> {
@@ -106,19 +130,19 @@ impl utoipa::PartialSchema for CreateBody {
                 ArrayBuilder::new()
                     .items(entry)
                     .min_items(Some(1))
-                    .max_items(Some(1000)),
+                    .max_items(Some(limits::MAX_BATCH)),
             )
-            .description(Some("One entry, or an array of 1 to 1000 entries"))
+            .description(Some(format!(
+                "One entry, or an array of 1 to {} entries",
+                limits::MAX_BATCH
+            )))
             .into()
     }
 }
 
 impl ToSchema for CreateBody {
     fn schemas(schemas: &mut Vec<(String, openapi::RefOr<openapi::schema::Schema>)>) {
-        schemas.push((
-            "NewAuditLogBody".to_owned(),
-            <NewAuditLogBody as utoipa::PartialSchema>::schema(),
-        ));
+        schemas.push(("NewAuditLogBody".to_owned(), entry_schema()));
     }
 }
 
@@ -126,7 +150,7 @@ impl ToSchema for CreateBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)] // Read by the OpenAPI derive only.
-pub enum CreatedBody {
+pub(crate) enum CreatedBody {
     /// The stored entry.
     One(Box<AuditLog>),
     /// The stored entries, in the order sent.
@@ -134,7 +158,7 @@ pub enum CreatedBody {
 }
 
 /// An example entry for the document.
-pub fn example_entry() -> Value {
+pub(crate) fn example_entry() -> Value {
     json!({
         "id": "0190f1c4-6f2a-7cc1-9b1e-3a6f0e2d4c11",
         "type": "password_login_failed",
@@ -149,7 +173,7 @@ pub fn example_entry() -> Value {
 }
 
 /// An example batch for the document.
-pub fn example_batch() -> Value {
+pub(crate) fn example_batch() -> Value {
     json!([
         example_entry(),
         {
@@ -192,14 +216,25 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Completes the document once the routers have added their paths: an empty query
-/// value counts as absent (`q=`), which is OpenAPI's `allowEmptyValue`; utoipa's
-/// `Parameter` leaves that field out, so it travels as an extension field.
-pub fn finish(openapi: &mut openapi::OpenApi) {
+/// The largest value of each bounded query parameter, as the filter enforces it.
+const PARAMETER_MAXIMA: [(&str, u64); 2] = [("page", MAX_PAGE), ("per_page", MAX_PER_PAGE)];
+
+/// Completes the document once the routers have added their paths: the bounds of the
+/// query parameters ([`PARAMETER_MAXIMA`]), and an empty query value counts as absent
+/// (`q=`), which is OpenAPI's `allowEmptyValue`; utoipa's `Parameter` leaves that field
+/// out, so it travels as an extension field.
+pub(crate) fn finish(openapi: &mut openapi::OpenApi) {
     for item in openapi.paths.paths.values_mut() {
         for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
             for parameter in operation.parameters.iter_mut().flatten() {
                 if parameter.parameter_in == ParameterIn::Query {
+                    if let Some((_, maximum)) = PARAMETER_MAXIMA
+                        .iter()
+                        .find(|(name, _)| *name == parameter.name)
+                        && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
+                    {
+                        schema.maximum = usize::try_from(*maximum).ok().map(Number::UInt);
+                    }
                     parameter
                         .extensions
                         .get_or_insert_with(Default::default)
@@ -229,4 +264,132 @@ filtered exactly, and recorded idempotently.",
     ),
 )]
 #[derive(Debug)]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use auditlog_domain::AuditLogFilter;
+    use axum::http::header;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::headers::{CORS_EXPOSED, X_NEXT_CURSOR, X_TOTAL_COUNT};
+
+    const LISTS: [&str; 2] = ["/{tenant_id}/audit_logs", "/admin/audit_logs"];
+
+    fn document() -> Value {
+        serde_json::to_value(crate::openapi_document()).expect("the document serialises")
+    }
+
+    #[test]
+    fn the_entry_schema_holds_the_domains_limits() {
+        let doc = document();
+        let entry = &doc["components"]["schemas"]["NewAuditLogBody"];
+        for (field, limit) in [
+            ("error", limits::ERROR_CHARS),
+            ("meta_http_request_id", limits::ID_CHARS),
+            ("meta_user_agent", limits::USER_AGENT_CHARS),
+            ("actor_user_id", limits::ID_CHARS),
+            ("actor_email", limits::EMAIL_CHARS),
+        ] {
+            assert_eq!(entry["properties"][field]["maxLength"], limit, "{field}");
+        }
+        let details = entry["properties"]["details"]["description"].as_str();
+        let kib = format!("at most {} KiB", limits::DETAILS_BYTES / 1024);
+        assert!(details.is_some_and(|d| d.contains(&kib)), "{details:?}");
+        let created_at = entry["properties"]["created_at"]["description"].as_str();
+        let future = format!("at most {} minutes", limits::MAX_FUTURE.whole_minutes());
+        assert!(
+            created_at.is_some_and(|d| d.contains(&future)),
+            "{created_at:?}"
+        );
+
+        let batch = &doc["components"]["schemas"]["CreateBody"];
+        assert_eq!(batch["oneOf"][1]["maxItems"], limits::MAX_BATCH);
+        let in_words = format!("1 to {}", limits::MAX_BATCH);
+        for path in LISTS {
+            let create = &doc["paths"][path]["post"];
+            for text in [
+                &create["description"],
+                &create["requestBody"]["description"],
+            ] {
+                assert!(
+                    text.as_str().is_some_and(|t| t.contains(&in_words)),
+                    "{path}: {text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_list_parameters_are_the_filters_with_its_bounds() {
+        let doc = document();
+        // Every parameter a filter keeps in its links, and the pagination ones.
+        let all = AuditLogFilter::from_query_pairs([
+            ("start_time", "2024-01-01T00:00:00Z"),
+            ("end_time", "2024-01-02T00:00:00Z"),
+            ("type", "login_success"),
+            ("actor_user_id", "alice"),
+            ("actor_email", "alice@example.com"),
+            ("meta_source_ip", "10.0.0.0/8"),
+            ("q", "x"),
+        ])
+        .expect("a valid filter");
+        let mut read: Vec<&str> = all.query_pairs().iter().map(|(name, _)| *name).collect();
+        read.extend(["page", "per_page", "cursor"]);
+        read.sort_unstable();
+        for path in LISTS {
+            let parameters = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let query: Vec<&Value> = parameters.iter().filter(|p| p["in"] == "query").collect();
+            let mut names: Vec<&str> = query.iter().filter_map(|p| p["name"].as_str()).collect();
+            names.sort_unstable();
+            assert_eq!(names, read, "{path}");
+            assert!(
+                names
+                    .iter()
+                    .all(|name| AuditLogFilter::reads_parameter(name))
+            );
+            let schema = |name: &str| {
+                query
+                    .iter()
+                    .find(|p| p["name"] == name)
+                    .map(|p| p["schema"].clone())
+                    .unwrap_or_default()
+            };
+            assert_eq!(schema("page")["maximum"], MAX_PAGE, "{path}");
+            assert_eq!(schema("per_page")["maximum"], MAX_PER_PAGE, "{path}");
+            assert_eq!(schema("per_page")["default"], DEFAULT_PER_PAGE, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_documented_list_headers_are_the_ones_sent_and_exposed() {
+        let doc = document();
+        let sent = [header::LINK, X_NEXT_CURSOR, X_TOTAL_COUNT];
+        for path in LISTS {
+            let headers = doc["paths"][path]["get"]["responses"]["200"]["headers"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            let mut documented: Vec<String> = headers
+                .keys()
+                .map(|name| name.to_ascii_lowercase())
+                .collect();
+            documented.sort_unstable();
+            assert_eq!(
+                documented,
+                sent.each_ref().map(|name| name.to_string()),
+                "{path}"
+            );
+        }
+        for name in sent {
+            assert!(
+                CORS_EXPOSED.contains(&name),
+                "{name} is exposed to browsers"
+            );
+        }
+    }
+}

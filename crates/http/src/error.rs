@@ -13,18 +13,18 @@ use utoipa::ToSchema;
 
 /// An error answer, independent of the variant that will render it.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// The HTTP status.
-    pub status: StatusCode,
+    pub(crate) status: StatusCode,
     /// What went wrong, for people; names the parameter, field and value refused.
-    pub details: String,
+    pub(crate) details: String,
     /// The authentication scheme to name in `WWW-Authenticate` on a 401.
-    pub challenge: Option<&'static str>,
+    pub(crate) challenge: Option<&'static str>,
 }
 
 impl ApiError {
     /// An error with this status and message.
-    pub fn new(status: StatusCode, details: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, details: impl Into<String>) -> Self {
         Self {
             status,
             details: details.into(),
@@ -33,12 +33,12 @@ impl ApiError {
     }
 
     /// 400.
-    pub fn bad_request(details: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(details: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, details)
     }
 
     /// 401, naming the scheme the client should use.
-    pub fn unauthorized(details: impl Into<String>, challenge: &'static str) -> Self {
+    pub(crate) fn unauthorized(details: impl Into<String>, challenge: &'static str) -> Self {
         Self {
             challenge: Some(challenge),
             ..Self::new(StatusCode::UNAUTHORIZED, details)
@@ -46,12 +46,12 @@ impl ApiError {
     }
 
     /// 403.
-    pub fn forbidden(details: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(details: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, details)
     }
 
     /// 404 for a path that names nothing here.
-    pub fn not_found(path: &str) -> Self {
+    pub(crate) fn not_found(path: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             format!("no resource at path '{path}'"),
@@ -59,7 +59,7 @@ impl ApiError {
     }
 
     /// 405 for a method a path does not serve.
-    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+    pub(crate) fn method_not_allowed(method: &str, path: &str) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("method {method} is not allowed on path '{path}'"),
@@ -67,7 +67,7 @@ impl ApiError {
     }
 
     /// The short title of the status, as the passkey shape carries it.
-    pub fn title(&self) -> &'static str {
+    pub(crate) fn title(&self) -> &'static str {
         self.status.canonical_reason().unwrap_or("Error")
     }
 
@@ -115,32 +115,32 @@ impl From<StoreError> for ApiError {
 /// The passkey server's error body.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"title": "Bad Request", "details": "invalid value '0' for parameter 'page': must be an integer >= 1", "status": 400}))]
-pub struct PasskeyErrorBody {
+pub(crate) struct PasskeyErrorBody {
     /// The reason phrase of the status.
-    pub title: String,
+    pub(crate) title: String,
     /// What went wrong, naming the parameter or field and the value.
-    pub details: String,
+    pub(crate) details: String,
     /// The HTTP status.
-    pub status: u16,
+    pub(crate) status: u16,
 }
 
 /// The admin API's error body.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"code": 400, "message": "invalid value '0' for parameter 'page': must be an integer >= 1"}))]
-pub struct AdminErrorBody {
+pub(crate) struct AdminErrorBody {
     /// The HTTP status.
-    pub code: u16,
+    pub(crate) code: u16,
     /// What went wrong, naming the parameter or field and the value.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// An error rendered in the passkey server's shape.
 #[derive(Debug)]
-pub struct PasskeyError(pub ApiError);
+pub(crate) struct PasskeyError(pub ApiError);
 
 /// An error rendered in the admin API's shape.
 #[derive(Debug)]
-pub struct AdminError(pub ApiError);
+pub(crate) struct AdminError(pub ApiError);
 
 impl<E: Into<ApiError>> From<E> for PasskeyError {
     fn from(err: E) -> Self {
@@ -177,7 +177,7 @@ impl IntoResponse for AdminError {
 
 /// Renders `err` in the shape of the API that owns `path`: the admin shape under
 /// `/admin`, the passkey shape everywhere else.
-pub fn for_path(path: &str, err: ApiError) -> Response {
+pub(crate) fn for_path(path: &str, err: ApiError) -> Response {
     if path == "/admin" || path.starts_with("/admin/") {
         AdminError(err).into_response()
     } else {

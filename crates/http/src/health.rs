@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// The routes of this module.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health))
         .routes(routes!(ready))
@@ -19,17 +19,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The state of the service.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Status {
+pub(crate) struct Status {
     /// `ok` or `ready`.
     #[schema(example = "ok")]
-    pub status: &'static str,
+    pub(crate) status: &'static str,
 }
 
 /// Liveness
 ///
 /// Answers while the process lives.
 #[utoipa::path(get, path = "/health", tag = "service", responses((status = 200, description = "The process lives", body = Status)))]
-pub async fn health() -> Json<Status> {
+pub(crate) async fn health() -> Json<Status> {
     Json(Status { status: "ok" })
 }
 
@@ -45,7 +45,9 @@ pub async fn health() -> Json<Status> {
         (status = 503, description = "The database does not answer", body = PasskeyErrorBody),
     )
 )]
-pub async fn ready(State(state): State<AppState>) -> Result<impl IntoResponse, PasskeyError> {
+pub(crate) async fn ready(
+    State(state): State<AppState>,
+) -> Result<impl IntoResponse, PasskeyError> {
     state.logs.ping().await.map_err(|err| {
         tracing::warn!(error = %err, "not ready");
         ApiError::new(

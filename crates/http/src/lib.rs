@@ -1,18 +1,29 @@
 //! auditlog's HTTP API: the passkey-server variant (`/{tenant_id}/audit_logs`) and the
 //! admin variant (`/admin/audit_logs`), API key auth, health, the OpenAPI document and
 //! Swagger UI.
+//!
+//! What an embedder uses, and all that is public:
+//! - serving the API: [`HttpConfig`], [`AppState`], [`build_router`] and [`serve`];
+//! - the document: [`openapi_document`], as `auditlog openapi` prints it;
+//! - [`console`]: a store wrapper that echoes each recorded entry as a JSON line;
+//! - [`recorder`]: recording entries from inside another axum service
+//!   ([`recorder::RequestMeta`], [`recorder::Recorder`] and what they take).
+//!
+//! Everything else (the handlers, auth, the error shapes, query parsing, the OpenAPI
+//! frame) is private to the crate and free to change.
 #![forbid(unsafe_code)]
 
-pub mod admin;
-pub mod audit_logs;
-pub mod auth;
+mod admin;
+mod audit_logs;
+mod auth;
 pub mod console;
-pub mod docs;
-pub mod error;
-pub mod health;
-pub mod middleware;
-pub mod passkey;
-pub mod query;
+mod docs;
+mod error;
+mod headers;
+mod health;
+mod middleware;
+mod passkey;
+mod query;
 pub mod recorder;
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};

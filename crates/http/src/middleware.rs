@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::{
     Router,
     extract::Request,
-    http::{HeaderName, Method, StatusCode, Uri},
+    http::{Method, StatusCode, Uri},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
@@ -19,13 +19,11 @@ use tower_http::{
 use crate::{
     HttpConfig,
     error::{self, ApiError},
+    headers::{self, X_REQUEST_ID},
 };
 
-/// `X-Request-Id`.
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 /// Adds the layers to `router`, outermost first: request id, log line, CORS, timeout.
-pub fn wrap(router: Router, config: &HttpConfig) -> Router {
+pub(crate) fn wrap(router: Router, config: &HttpConfig) -> Router {
     let mut router = router
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -37,17 +35,8 @@ pub fn wrap(router: Router, config: &HttpConfig) -> Router {
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(config.cors_origins.clone()))
                 .allow_methods([Method::GET, Method::POST])
-                .allow_headers([
-                    axum::http::header::AUTHORIZATION,
-                    axum::http::header::CONTENT_TYPE,
-                    HeaderName::from_static("apikey"),
-                    X_REQUEST_ID,
-                ])
-                .expose_headers([
-                    axum::http::header::LINK,
-                    HeaderName::from_static("x-total-count"),
-                    X_REQUEST_ID,
-                ]),
+                .allow_headers(headers::CORS_ALLOWED)
+                .expose_headers(headers::CORS_EXPOSED),
         );
     }
     router
@@ -103,12 +92,12 @@ async fn timeout_body(request: Request, next: Next) -> Response {
 }
 
 /// 404 in the shape of the path's variant.
-pub async fn not_found(uri: Uri) -> Response {
+pub(crate) async fn not_found(uri: Uri) -> Response {
     error::for_path(uri.path(), ApiError::not_found(uri.path()))
 }
 
 /// 405 in the shape of the path's variant.
-pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     error::for_path(
         uri.path(),
         ApiError::method_not_allowed(method.as_str(), uri.path()),

@@ -1,26 +1,27 @@
 //! The passkey-server variant: `/{tenant_id}/audit_logs`, keys in the `apiKey` header
 //! (or as a bearer token), errors as `{title, details, status}`.
 
-use axum::{
-    body::Body,
-    extract::{Path, State, rejection::PathRejection},
-    http::{HeaderMap, Uri},
-    response::Response,
-};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use axum::extract::{Path, rejection::PathRejection};
 
 use crate::{
-    AppState,
-    audit_logs::{self, TenantFrom},
+    audit_logs::{TenantFrom, audit_log_operations},
     auth::KeySource,
-    docs::{CreateBody, CreatedBody, ListQuery},
     error::{PasskeyError, PasskeyErrorBody},
 };
-use auditlog_domain::AuditLog;
 
-/// The routes of this variant.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_audit_logs, create_audit_logs))
+audit_log_operations! {
+    path: "/{tenant_id}/audit_logs",
+    tag: "passkey server",
+    operation_ids: ("passkey_list_audit_logs", "passkey_create_audit_logs"),
+    path_params: [("tenant_id" = uuid::Uuid, Path, description = "UUID of the tenant")],
+    security: [("apiKey" = []), ("bearer" = [])],
+    forbidden: (
+        "The key belongs to another tenant or lacks the `read` scope",
+        "The key belongs to another tenant or lacks the `write` scope",
+    ),
+    key: KeySource::ApiKeyOrBearer,
+    tenant: |path: Result<Path<String>, PathRejection>| TenantFrom::Path(raw_tenant(&path)),
+    errors: (PasskeyError, PasskeyErrorBody),
 }
 
 fn raw_tenant(path: &Result<Path<String>, PathRejection>) -> &str {
@@ -28,98 +29,4 @@ fn raw_tenant(path: &Result<Path<String>, PathRejection>) -> &str {
     path.as_ref()
         .map(|Path(raw)| raw.as_str())
         .unwrap_or("<undecodable>")
-}
-
-/// List audit log entries
-///
-/// The tenant's entries that match every given filter, newest first
-/// (`created_at` descending, then `id` descending), one page at a time.
-/// `X-Total-Count` gives how many match; `Link` points at the first, previous,
-/// next and last pages and keeps every filter.
-#[utoipa::path(
-    get,
-    path = "/{tenant_id}/audit_logs",
-    operation_id = "passkey_list_audit_logs",
-    tag = "passkey server",
-    params(("tenant_id" = uuid::Uuid, Path, description = "UUID of the tenant"), ListQuery),
-    responses(
-        (status = 200, description = "A page of entries", body = Vec<AuditLog>, headers(
-            ("X-Total-Count" = u64, description = "How many entries match the filters, ignoring pagination"),
-            ("Link" = String, description = "Links to the first, previous, next and last pages, with every filter kept"),
-            ("X-Next-Cursor" = String, description = "When more entries may follow: the `cursor` that continues after this page in keyset mode"),
-        )),
-        (status = 400, description = "A parameter is invalid; the message names it and its value", body = PasskeyErrorBody),
-        (status = 401, description = "The API key is missing, wrong or revoked", body = PasskeyErrorBody),
-        (status = 403, description = "The key belongs to another tenant or lacks the `read` scope", body = PasskeyErrorBody),
-        (status = 500, description = "Internal error", body = PasskeyErrorBody),
-        (status = 503, description = "The database is unavailable", body = PasskeyErrorBody),
-    ),
-    security(("apiKey" = []), ("bearer" = [])),
-)]
-pub async fn list_audit_logs(
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, PasskeyError> {
-    let tenant = raw_tenant(&path);
-    let link_path = format!("/{tenant}/audit_logs");
-    let response = audit_logs::list(
-        &state,
-        &headers,
-        KeySource::ApiKeyOrBearer,
-        TenantFrom::Path(tenant),
-        &link_path,
-        &uri,
-    )
-    .await?;
-    Ok(response)
-}
-
-/// Record audit log entries
-///
-/// One entry, or a JSON array of 1 to 1000, stored atomically: when any entry is
-/// invalid nothing is stored and the answer names its index, field and value. An
-/// entry's `id` makes it idempotent: resending the same content stores nothing twice
-/// and answers as the first time; the same `id` with other content is 409. A single
-/// object in gives a single object out; an array gives an array. The answer comes
-/// after the entries are committed.
-#[utoipa::path(
-    post,
-    path = "/{tenant_id}/audit_logs",
-    operation_id = "passkey_create_audit_logs",
-    tag = "passkey server",
-    params(("tenant_id" = uuid::Uuid, Path, description = "UUID of the tenant")),
-    request_body(content = CreateBody, description = "One entry or an array of 1 to 1000", examples(
-        ("one entry" = (summary = "A failed password login", value = json!(crate::docs::example_entry()))),
-        ("a batch" = (summary = "Two entries, each with its own idempotency key", value = json!(crate::docs::example_batch()))),
-    )),
-    responses(
-        (status = 201, description = "The stored entries: an object for an object, an array for an array", body = CreatedBody),
-        (status = 400, description = "The body or an entry is invalid; nothing was stored", body = PasskeyErrorBody),
-        (status = 401, description = "The API key is missing, wrong or revoked", body = PasskeyErrorBody),
-        (status = 403, description = "The key belongs to another tenant or lacks the `write` scope", body = PasskeyErrorBody),
-        (status = 409, description = "An id is already stored with other content; nothing was stored", body = PasskeyErrorBody),
-        (status = 413, description = "The body is over the size limit", body = PasskeyErrorBody),
-        (status = 500, description = "Internal error", body = PasskeyErrorBody),
-        (status = 503, description = "The database is unavailable", body = PasskeyErrorBody),
-    ),
-    security(("apiKey" = []), ("bearer" = [])),
-)]
-pub async fn create_audit_logs(
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, PasskeyError> {
-    let tenant = raw_tenant(&path);
-    audit_logs::create(
-        &state,
-        &headers,
-        KeySource::ApiKeyOrBearer,
-        TenantFrom::Path(tenant),
-        body,
-    )
-    .await
-    .map_err(PasskeyError)
 }

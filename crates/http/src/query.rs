@@ -9,7 +9,7 @@ use crate::error::ApiError;
 /// does not read are ignored, whatever their bytes; the value of one it reads whose
 /// percent-decoded bytes are not UTF-8 is refused, naming it, rather than matched with
 /// replacement characters in place of what the client sent.
-pub fn parse_filter(raw: Option<&str>) -> Result<AuditLogFilter, ApiError> {
+pub(crate) fn parse_filter(raw: Option<&str>) -> Result<AuditLogFilter, ApiError> {
     let mut pairs = Vec::new();
     for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
@@ -40,7 +40,7 @@ fn decode(raw: &str) -> Option<String> {
 /// request was sent to, else the listen address. The host is the request target's
 /// authority when it has one (HTTP/2's `:authority`, which replaces Host, or an
 /// absolute URL, which takes precedence over Host in HTTP/1.1), else the Host header.
-pub fn base_url(
+pub(crate) fn base_url(
     public_url: Option<&str>,
     uri: &Uri,
     headers: &HeaderMap,
@@ -97,7 +97,7 @@ fn url(base: &str, path: &str, filter: &AuditLogFilter, page: &[(&str, String)])
 
 /// The cursor of the page's last entry when more entries may follow: what a client
 /// sends as `cursor` to continue in keyset mode.
-pub fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Option<Cursor> {
+pub(crate) fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Option<Cursor> {
     let per_page = filter.page().per_page();
     let full = page.items.len() as u64 == per_page;
     let more = match filter.page() {
@@ -115,13 +115,14 @@ pub fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Option<Cur
 
 /// The `Link` header of a list answer: `first` and `last` always, `prev` when page > 1
 /// (pointing at `min(page - 1, last)`), `next` when page < last. In keyset mode `next`
-/// carries the cursor of the page's last entry when the page is full, and there is no
-/// `prev` (`first` and `last` are the pages of page mode, as always).
-pub fn link_header(
+/// carries `next`, the cursor [`next_cursor`] gives, and there is no `prev` (`first`
+/// and `last` are the pages of page mode, as always).
+pub(crate) fn link_header(
     base: &str,
     path: &str,
     filter: &AuditLogFilter,
     page: &Page<AuditLog>,
+    next: Option<&Cursor>,
 ) -> Option<HeaderValue> {
     let per_page = filter.page().per_page();
     let offset_link = |n: u64| {
@@ -142,26 +143,25 @@ pub fn link_header(
             if current < last {
                 links.push((offset_link(current + 1), "next"));
             }
-            links.push((offset_link(last), "last"));
         }
         PageRequest::After { .. } => {
-            if page.items.len() as u64 == per_page
-                && let Some(last_entry) = page.items.last()
-            {
-                let cursor = Cursor::after(last_entry).to_string();
+            if let Some(cursor) = next {
                 links.push((
                     url(
                         base,
                         path,
                         filter,
-                        &[("cursor", cursor), ("per_page", per_page.to_string())],
+                        &[
+                            ("cursor", cursor.to_string()),
+                            ("per_page", per_page.to_string()),
+                        ],
                     ),
                     "next",
                 ));
             }
-            links.push((offset_link(last), "last"));
         }
     }
+    links.push((offset_link(last), "last"));
     let value = links
         .iter()
         .map(|(u, rel)| format!("<{u}>; rel=\"{rel}\""))

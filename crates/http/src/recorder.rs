@@ -27,6 +27,8 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::headers::X_REQUEST_ID;
+
 /// How the client's address is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClientIpSource {
@@ -140,7 +142,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let request_id = header_text("x-request-id")
+        let request_id = header_text(X_REQUEST_ID.as_str())
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| Uuid::new_v4().to_string());
         let user_agent = header_text(header::USER_AGENT.as_str()).unwrap_or_default();
