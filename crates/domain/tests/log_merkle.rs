@@ -2,7 +2,7 @@
 //! independent implementation, on random trees.
 
 use auditlog_domain::log::{
-    Hash, MemoryTree, ProofError, TreeError, leaf_hash, node_hash, verify_consistency,
+    Hash, MemoryTree, ProofError, RangeError, TreeError, leaf_hash, node_hash, verify_consistency,
     verify_inclusion,
 };
 use ct_merkle::{ConsistencyProof, InclusionProof, RootHash, mem_backed_tree::MemoryBackedTree};
@@ -166,22 +166,31 @@ fn refuses_indexes_and_sizes_outside_the_tree() {
     let (leaf, root) = (h(LEAF_HASHES[0]), h(ROOTS[8]));
     assert_eq!(
         verify_inclusion(8, 8, leaf, root, &[]),
-        Err(ProofError::IndexOutOfRange { index: 8, size: 8 })
+        Err(ProofError::Range(RangeError::IndexOutOfRange {
+            index: 8,
+            size: 8
+        }))
     );
     assert_eq!(
         verify_inclusion(0, 0, leaf, Hash::EMPTY_ROOT, &[]),
-        Err(ProofError::IndexOutOfRange { index: 0, size: 0 })
+        Err(ProofError::Range(RangeError::IndexOutOfRange {
+            index: 0,
+            size: 0
+        }))
     );
     assert_eq!(
         verify_consistency(5, 4, root, root, &[]),
-        Err(ProofError::SizesOutOfOrder {
+        Err(ProofError::Range(RangeError::SizesOutOfOrder {
             old_size: 5,
             new_size: 4
-        })
+        }))
     );
     assert_eq!(
         tree.inclusion_proof(3, 3),
-        Err(TreeError::IndexOutOfRange { index: 3, size: 3 })
+        Err(TreeError::Range(RangeError::IndexOutOfRange {
+            index: 3,
+            size: 3
+        }))
     );
     assert_eq!(
         tree.inclusion_proof(0, 9),
@@ -193,10 +202,10 @@ fn refuses_indexes_and_sizes_outside_the_tree() {
     );
     assert_eq!(
         tree.consistency_proof(3, 2),
-        Err(TreeError::SizesOutOfOrder {
+        Err(TreeError::Range(RangeError::SizesOutOfOrder {
             old_size: 3,
             new_size: 2
-        })
+        }))
     );
     // Proofs for huge trees are refused, not panicked on.
     assert_eq!(
