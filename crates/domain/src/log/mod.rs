@@ -11,7 +11,7 @@
 //!   already and is written exactly (serde_json's `float_roundtrip`, which the
 //!   canonicaliser and storage turn on, reads it back as it was written). `-0` and `0`
 //!   are the same number to JCS.
-//! - **Hashes** ([`Hash`]): leaf hash SHA-256(0x00 || bytes), node hash
+//! - **Hashes** ([`struct@Hash`]): leaf hash SHA-256(0x00 || bytes), node hash
 //!   SHA-256(0x01 || left || right), the tree of RFC 9162 section 2.1; in text, standard
 //!   base64, as in checkpoints and in the API's proofs.
 //! - **Checkpoints** ([`Checkpoint`]): `<origin>\n<size>\n<base64 root>\n`, signed with
@@ -39,5 +39,5 @@ pub use checkpoint::{Checkpoint, CheckpointError, DEFAULT_LOG_ORIGIN, tenant_ori
 pub use hash::{Hash, MalformedHash};
 pub use key::{KeyError, LogKey, VerifierKey};
 pub use leaf::{LEAF_MEMBERS, LeafError, leaf_bytes, leaf_hash};
-pub use proof::{ProofError, node_hash, verify_consistency, verify_inclusion};
+pub use proof::{ProofError, RangeError, node_hash, verify_consistency, verify_inclusion};
 pub use tree::{MemoryTree, TreeError};

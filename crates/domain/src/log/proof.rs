@@ -2,9 +2,9 @@
 
 use super::Hash;
 
-/// Why a proof was not accepted.
+/// A leaf index or a pair of tree sizes that no tree can have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProofError {
+pub enum RangeError {
     /// The leaf index is not below the tree size.
     #[error("leaf index {index} is not in a tree of {size} leaves")]
     IndexOutOfRange {
@@ -21,6 +21,34 @@ pub enum ProofError {
         /// The newer tree's size.
         new_size: u64,
     },
+}
+
+impl RangeError {
+    /// Refuses a leaf index not below the tree size.
+    pub(crate) fn check_index(index: u64, size: u64) -> Result<(), Self> {
+        if index < size {
+            Ok(())
+        } else {
+            Err(Self::IndexOutOfRange { index, size })
+        }
+    }
+
+    /// Refuses an old size above the new one.
+    pub(crate) fn check_sizes(old_size: u64, new_size: u64) -> Result<(), Self> {
+        if old_size <= new_size {
+            Ok(())
+        } else {
+            Err(Self::SizesOutOfOrder { old_size, new_size })
+        }
+    }
+}
+
+/// Why a proof was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// The index or sizes are impossible.
+    #[error(transparent)]
+    Range(#[from] RangeError),
     /// The proof does not lead from its inputs to the root: one of them is not what
     /// the log holds, or the proof is not the log's.
     #[error("the proof does not verify")]
@@ -36,9 +64,7 @@ pub fn verify_inclusion(
     root: Hash,
     proof: &[Hash],
 ) -> Result<(), ProofError> {
-    if index >= size {
-        return Err(ProofError::IndexOutOfRange { index, size });
-    }
+    RangeError::check_index(index, size)?;
     let proof: Vec<tlog_tiles::Hash> = proof.iter().copied().map(Into::into).collect();
     tlog_tiles::check_record(&proof, size, root.into(), index, leaf.into())
         .map_err(|_| ProofError::Invalid)
@@ -54,9 +80,7 @@ pub fn verify_consistency(
     new_root: Hash,
     proof: &[Hash],
 ) -> Result<(), ProofError> {
-    if old_size > new_size {
-        return Err(ProofError::SizesOutOfOrder { old_size, new_size });
-    }
+    RangeError::check_sizes(old_size, new_size)?;
     if old_size == 0 {
         let new_root_fits = new_size > 0 || new_root == Hash::EMPTY_ROOT;
         return if proof.is_empty() && old_root == Hash::EMPTY_ROOT && new_root_fits {

@@ -3,7 +3,7 @@
 
 use tlog_tiles::HashReader;
 
-use super::Hash;
+use super::{Hash, RangeError};
 
 /// Why the tree cannot answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,22 +16,9 @@ pub enum TreeError {
         /// The tree's size.
         size: u64,
     },
-    /// A leaf index not below the size asked for.
-    #[error("leaf index {index} is not in a tree of {size} leaves")]
-    IndexOutOfRange {
-        /// The leaf index.
-        index: u64,
-        /// The size asked for.
-        size: u64,
-    },
-    /// An older size above the newer one.
-    #[error("a tree of {old_size} leaves cannot grow into one of {new_size}")]
-    SizesOutOfOrder {
-        /// The older tree's size.
-        old_size: u64,
-        /// The newer tree's size.
-        new_size: u64,
-    },
+    /// The index or sizes are impossible.
+    #[error(transparent)]
+    Range(#[from] RangeError),
     /// The stored hashes do not fit together; a defect, not an input error.
     #[error("the tree's hashes are inconsistent: {0}")]
     Internal(String),
@@ -83,9 +70,7 @@ impl MemoryTree {
     /// The proof that the leaf at `index` is in the tree of the first `size` leaves.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, TreeError> {
         self.check_size(size)?;
-        if index >= size {
-            return Err(TreeError::IndexOutOfRange { index, size });
-        }
+        RangeError::check_index(index, size)?;
         tlog_tiles::prove_record(size, index, &Reader(self))
             .map(|proof| proof.into_iter().map(Hash::from).collect())
             .map_err(internal)
@@ -95,9 +80,7 @@ impl MemoryTree {
     /// the first `new_size`. From the empty tree it is empty.
     pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, TreeError> {
         self.check_size(new_size)?;
-        if old_size > new_size {
-            return Err(TreeError::SizesOutOfOrder { old_size, new_size });
-        }
+        RangeError::check_sizes(old_size, new_size)?;
         if old_size == 0 {
             return Ok(Vec::new());
         }
