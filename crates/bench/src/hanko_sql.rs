@@ -13,8 +13,8 @@ use crate::{
     args::BackendKind,
     backend::Target,
     baseline_schema::{COLUMNS, TABLE},
-    params::{tenant_value, time_value},
-    scenario::{HankoFilter, PER_PAGE},
+    params::{PER_PAGE, tenant_value, time_value},
+    scenario::HankoFilter,
 };
 
 /// The two statements of one list request.

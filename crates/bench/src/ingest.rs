@@ -9,9 +9,10 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::{
+    bench::Bench,
     dataset::MAIN_TENANT,
     hanko_sql::{self, Template},
-    run::{Bench, Row},
+    results::Row,
     wrk,
 };
 

@@ -1,19 +1,32 @@
 //! `auditlog-bench`: seeds a dataset on SQLite and PostgreSQL, drives HTTP load at the
 //! release server with wrk, times Hanko's query pattern on the same data, and writes
 //! BENCHMARKS.md. `make bench` runs it; `--help` lists the settings.
+//!
+//! The modules depend one way; each uses only modules on the lines above it:
+//! 1. `args`, `keyset`, `server`, `stats`
+//! 2. `backend`, `closed_loop`, `figures`, `wrk`
+//! 3. `baseline_schema`, `bench`, `dataset`, `machine`
+//! 4. `params`
+//! 5. `results`, `scenario`
+//! 6. `hanko_sql`, `targets`
+//! 7. `ingest`, `report`
+//! 8. `run`, and this file, which wires them together
 #![forbid(unsafe_code)]
 
 mod args;
 mod backend;
 mod baseline_schema;
+mod bench;
 mod closed_loop;
 mod dataset;
+mod figures;
 mod hanko_sql;
 mod ingest;
 mod keyset;
 mod machine;
 mod params;
 mod report;
+mod results;
 mod run;
 mod scenario;
 mod server;
@@ -34,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
     if args.render_only {
         let text = std::fs::read_to_string(&json)
             .with_context(|| format!("cannot read {}", json.display()))?;
-        let report: report::Report = serde_json::from_str(&text)
+        let report: results::Report = serde_json::from_str(&text)
             .with_context(|| format!("cannot read {}", json.display()))?;
         std::fs::write(&args.out, report::markdown(&report))
             .with_context(|| format!("cannot write {}", args.out.display()))?;
@@ -67,9 +80,9 @@ async fn main() -> anyhow::Result<()> {
         backends.push(run::backend(&args, kind).await?);
         targets.push(backend::Target::new(kind, &args)?);
     }
-    let report = report::Report {
+    let report = results::Report {
         machine: machine::describe(&targets).await,
-        settings: report::Settings::from_args(&args),
+        settings: results::Settings::from_args(&args),
         backends,
         wall_seconds: started.elapsed().as_secs_f64(),
     };

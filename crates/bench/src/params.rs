@@ -9,6 +9,11 @@ use uuid::Uuid;
 
 use crate::{args::BackendKind, backend::Target, baseline_schema::TABLE};
 
+/// The deep page of S5: offset 500,000 = page 25,001 of 20.
+const DEEP_OFFSET: u64 = 500_000;
+/// Entries on a page in every read scenario (the APIs' default).
+pub const PER_PAGE: u64 = 20;
+
 /// What the read scenarios ask for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Params {
@@ -161,8 +166,14 @@ pub async fn pick(
         email_fragment,
         email_fragment_addresses,
         ip_fragment: format!("{}.{}.{}.", octets[0], octets[1], octets[2]),
-        deep_offset: crate::scenario::deep_offset(tenant_entries),
+        deep_offset: deep_offset(tenant_entries),
     })
+}
+
+/// S5's offset: 500,000, or half the main tenant (whole pages) when it is smaller, so
+/// that the page is not empty.
+pub fn deep_offset(main_tenant_entries: u64) -> u64 {
+    DEEP_OFFSET.min(main_tenant_entries / 2 / PER_PAGE * PER_PAGE)
 }
 
 /// Fewer addresses than this make the fragment shorter.
@@ -225,6 +236,13 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+
+    #[test]
+    fn the_deep_page_stays_inside_the_data() {
+        assert_eq!(deep_offset(1_000_000), 500_000);
+        assert_eq!(deep_offset(50_000), 25_000);
+        assert_eq!(deep_offset(50_010), 25_000);
+    }
 
     #[test]
     fn sqlite_times_are_go_sqlite3_text() {

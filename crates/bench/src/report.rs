@@ -3,87 +3,13 @@
 
 use std::fmt::Write;
 
-use serde::{Deserialize, Serialize};
-
 use crate::{
-    args::{Args, BackendKind},
-    machine::Machine,
-    run::BackendResult,
+    args::BackendKind,
+    figures::{ms, ratio, thousands, times},
+    results::{BackendResult, Report},
     stats::Measurement,
     targets,
 };
-
-/// Everything one run produced (also written as results.json).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Report {
-    pub machine: Machine,
-    pub settings: Settings,
-    pub backends: Vec<BackendResult>,
-    pub wall_seconds: f64,
-}
-
-/// The settings that shape the figures.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Settings {
-    pub n1: u64,
-    pub n2: u64,
-    pub other_tenants: u32,
-    pub days: u32,
-    pub seed: u64,
-    pub end: String,
-    pub secs: u64,
-    pub concurrency: Vec<usize>,
-    pub producers: usize,
-    pub batch: usize,
-    pub pool: u32,
-    pub default_dataset: bool,
-}
-
-impl Settings {
-    pub fn from_args(args: &Args) -> Self {
-        Self {
-            n1: args.n1,
-            n2: args.n2,
-            other_tenants: args.other_tenants,
-            days: args.days,
-            seed: args.seed,
-            end: args.end.clone(),
-            secs: args.secs,
-            concurrency: args.concurrency.clone(),
-            producers: args.producers,
-            batch: args.batch,
-            pool: args.pool,
-            default_dataset: args.n1 == 1_000_000
-                && args.n2 == 1_000_000
-                && args.other_tenants == 99
-                && args.days == 90,
-        }
-    }
-}
-
-/// Milliseconds with as many decimals as are meaningful.
-pub fn ms(v: f64) -> String {
-    if v < 10.0 {
-        format!("{v:.2} ms")
-    } else if v < 100.0 {
-        format!("{v:.1} ms")
-    } else {
-        format!("{} ms", thousands(v.round() as u64))
-    }
-}
-
-/// `1234567` as `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 fn rfc3339(at: time::OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
@@ -121,25 +47,6 @@ fn cell(m: Option<&Measurement>) -> [String; 3] {
             "0".into(),
         ],
         None => ["n/a".into(), "n/a".into(), "n/a".into()],
-    }
-}
-
-/// A ratio as `12.3x`, or `1,234x` when large.
-pub fn times(r: f64) -> String {
-    if r >= 100.0 {
-        format!("{}x", thousands(r.round() as u64))
-    } else {
-        format!("{r:.1}x")
-    }
-}
-
-/// `baseline p50 / auditlog p50`.
-pub fn ratio(auditlog: Option<&Measurement>, baseline: Option<&Measurement>) -> Option<f64> {
-    match (auditlog, baseline) {
-        (Some(a), Some(b)) if a.has_samples() && b.has_samples() && a.p50_ms > 0.0 => {
-            Some(b.p50_ms / a.p50_ms)
-        }
-        _ => None,
     }
 }
 

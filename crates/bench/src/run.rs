@@ -5,50 +5,22 @@ use std::{sync::Arc, time::Instant};
 
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     args::{Args, BackendKind},
-    backend::{Interrupt, Target},
-    baseline_schema::{self, BaselineBuild},
-    closed_loop,
-    dataset::{self, MAIN_TENANT, SeedReport},
+    backend::Target,
+    baseline_schema,
+    bench::Bench,
+    dataset::{self, MAIN_TENANT},
     hanko_sql, ingest,
     keyset::{self, Keyset},
-    params::{self, Params},
-    scenario::{self, PER_PAGE, Scenario},
+    params::{self, PER_PAGE, Params},
+    results::{BackendResult, Row},
+    scenario::{self, Scenario},
     server::Server,
     stats::Measurement,
     wrk,
 };
-
-/// One scenario's figures on one backend.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Row {
-    pub id: String,
-    pub name: String,
-    /// `X-Total-Count` of auditlog's answer, and the baseline's `COUNT(*)`.
-    pub matches: Option<u64>,
-    pub baseline_matches: Option<u64>,
-    /// One per concurrency level.
-    pub auditlog: Vec<Measurement>,
-    pub baseline: Vec<Measurement>,
-    /// Why a side was not measured, or how the baseline differs.
-    pub notes: Vec<String>,
-}
-
-/// Everything measured on one backend.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BackendResult {
-    pub backend: BackendKind,
-    pub seed: SeedReport,
-    pub baseline_build: Option<BaselineBuild>,
-    pub params: Params,
-    pub keyset: Option<Keyset>,
-    pub rows: Vec<Row>,
-    pub rss_high_water_kib: Option<u64>,
-    pub seconds: f64,
-}
 
 fn log(kind: BackendKind, what: &str) {
     eprintln!("[{kind}] {what}");
@@ -69,69 +41,6 @@ fn describe(m: &Measurement) -> String {
         s.push_str(&format!(" ({detail})"));
     }
     s
-}
-
-/// What every measurement of one backend uses.
-#[derive(Debug)]
-pub struct Bench<'a> {
-    pub args: &'a Args,
-    pub target: Target,
-    /// The baseline's pool.
-    pub db: DatabaseConnection,
-    /// Cuts the baseline's statements short at the end of a window.
-    pub interrupt: Interrupt,
-    /// A connection of its own, for cancelling and watching.
-    pub control: DatabaseConnection,
-    pub server: Server,
-}
-
-impl Bench<'_> {
-    /// Runs `op` as the baseline's load at concurrency `c`.
-    pub async fn baseline_load<F, Fut>(
-        &self,
-        c: usize,
-        entries_per_request: u64,
-        op: F,
-    ) -> anyhow::Result<Measurement>
-    where
-        F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
-    {
-        let m = closed_loop::run(c, self.args.secs, entries_per_request, op, || {
-            self.interrupt.fire(&self.control)
-        })
-        .await;
-        self.interrupt.clear();
-        self.settle().await;
-        m
-    }
-
-    /// Waits until the server is idle and, on PostgreSQL, no query of the benchmark's
-    /// database is still running (at most 60 s each).
-    pub async fn settle(&self) {
-        self.server.settle().await;
-        if self.target.kind != BackendKind::Postgres {
-            return;
-        }
-        let sql = "SELECT COUNT(*) AS n FROM pg_stat_activity \
-                   WHERE datname = current_database() AND backend_type = 'client backend' \
-                   AND state = 'active' AND pid <> pg_backend_pid()";
-        let started = Instant::now();
-        while started.elapsed() < std::time::Duration::from_secs(60) {
-            let busy = self
-                .control
-                .query_one_raw(self.target.statement(sql, vec![]))
-                .await
-                .ok()
-                .flatten()
-                .and_then(|row| row.try_get::<i64>("", "n").ok())
-                .unwrap_or(0);
-            if busy == 0 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    }
 }
 
 /// Runs the whole benchmark on one backend.

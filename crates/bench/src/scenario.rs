@@ -4,12 +4,7 @@
 use serde::Serialize;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use crate::params::Params;
-
-/// The deep page of S5: offset 500,000 = page 25,001 of 20.
-const DEEP_OFFSET: u64 = 500_000;
-/// Entries on a page in every read scenario (the APIs' default).
-pub const PER_PAGE: u64 = 20;
+use crate::params::{PER_PAGE, Params};
 
 /// One filter of Hanko's `addQueryParamsToSqlQuery`.
 #[derive(Debug, Clone, Serialize)]
@@ -41,12 +36,6 @@ pub struct Scenario {
     pub hanko: Option<(Vec<HankoFilter>, u64)>,
     /// Keyset mode: the query is only known after walking to the position.
     pub keyset: bool,
-}
-
-/// S5's offset: 500,000, or half the main tenant (whole pages) when it is smaller, so
-/// that the page is not empty.
-pub fn deep_offset(main_tenant_entries: u64) -> u64 {
-    DEEP_OFFSET.min(main_tenant_entries / 2 / PER_PAGE * PER_PAGE)
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
@@ -136,13 +125,6 @@ pub fn read_scenarios(p: &Params) -> Vec<Scenario> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_deep_page_stays_inside_the_data() {
-        assert_eq!(deep_offset(1_000_000), 500_000);
-        assert_eq!(deep_offset(50_000), 25_000);
-        assert_eq!(deep_offset(50_010), 25_000);
-    }
 
     #[test]
     fn query_values_are_percent_encoded() {

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use crate::{
     args::BackendKind,
-    report::{Report, ms, ratio, thousands, times},
-    run::BackendResult,
+    figures::{ms, ratio, thousands, times},
+    results::{BackendResult, Report},
 };
 
 /// S1 to S5: p50 at most this.
