@@ -59,6 +59,9 @@ const QS: &[&str] = &[
     "1", "::", "0.0.1", ".168.1.", "2001:db8", "8:1::",
 ];
 /// Offsets from the base instant in microseconds: few, so that equal times are common.
+/// The largest integer `details` may hold.
+const MAX_EXACT: i64 = auditlog_domain::limits::MAX_EXACT_INTEGER;
+
 const OFFSETS: &[i64] = &[0, 1, 2, 999_999, 1_000_000, 3_600_000_000, 86_400_000_000];
 /// The types most entries and filters use, so that type filters hit.
 const HOT_TYPES: usize = 4;
@@ -103,7 +106,8 @@ pub fn entry_spec() -> impl Strategy<Value = EntrySpec> {
         0..OFFSETS.len(),
         prop::option::weighted(0.2, "[a-z ]{0,12}"),
         prop::option::of((
-            any::<i64>(),
+            // Integers that canonical JSON writes exactly (larger ones are refused).
+            -MAX_EXACT..=MAX_EXACT,
             any::<f64>().prop_filter("finite", |f| f.is_finite()),
             "[a-zäÄ%_ ]{0,8}",
         )),

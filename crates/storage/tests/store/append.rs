@@ -1,6 +1,8 @@
 //! Recording: what is stored, how it round-trips, atomicity, and tenants.
 
-use auditlog_domain::{AuditLogFilter, AuditLogStore, AuditLogType, NewAuditLog, StoreError};
+use auditlog_domain::{
+    AuditLogFilter, AuditLogStore, AuditLogType, NewAuditLog, StoreError, limits::MAX_EXACT_INTEGER,
+};
 use auditlog_storage::{SeaOrmStore, append_in};
 use sea_orm::TransactionTrait;
 use serde_json::json;
@@ -126,7 +128,7 @@ pub async fn details_round_trip_exactly(store: SeaOrmStore) {
         "method": "passkey",
         "nested": {"list": [1, -2, 3.5, null, true, "x"], "empty": {}, "none": []},
         "floats": [0.1, 1e300, 1.0715660391465826e-75, -1.603964615428183e143, 5e-324, -0.0, 1.0000000000000002, 0.30000000000000004, 1.7976931348623157e308],
-        "ints": [u64::MAX, i64::MIN, 0],
+        "ints": [MAX_EXACT_INTEGER, -MAX_EXACT_INTEGER, 0],
         "text": "Ä \"quoted\" \\ back\nslash \u{1F600} \u{7f}",
         "": "empty key"
     });
@@ -152,6 +154,16 @@ pub async fn details_round_trip_exactly(store: SeaOrmStore) {
         store.append(tenant, vec![with]).await.expect("retry")[0],
         stored[0]
     );
+    // An integer that canonical JSON could not write exactly is refused, not rounded.
+    let mut big = entry("10.0.0.1", "2024-01-01T00:00:00Z");
+    big.details = json!({"ints": [u64::MAX]}).as_object().cloned();
+    match store.append(tenant, vec![big]).await {
+        Err(StoreError::InvalidEntry { index: 0, source }) => {
+            assert_eq!(source.field, "details");
+            assert!(source.reason.contains("/ints/0"), "{}", source.reason);
+        }
+        other => panic!("expected InvalidEntry, got {other:?}"),
+    }
 }
 
 pub async fn invalid_entry_stores_nothing_and_names_index_and_field(store: SeaOrmStore) {
