@@ -43,6 +43,7 @@ trap cleanup EXIT
 fuzz() {
   local url="$1" name="$2" log="$OUT/$2.log"
   AUDITLOG_DATABASE_URL="$url" AUDITLOG_LISTEN=127.0.0.1:0 AUDITLOG_BOOTSTRAP_API_KEY="$KEY" \
+    AUDITLOG_SIGNING_KEY_FILE="$DIR/signing.key" \
     RUST_LOG=warn NO_COLOR=1 "$BIN" serve 2> "$OUT/$name.server.log" &
   SERVER_PID=$!
   local base=""

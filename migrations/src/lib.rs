@@ -15,6 +15,7 @@ mod m20260103_000001_search_words;
 mod m20260104_000001_address_suffixes;
 mod m20260105_000001_byte_order_and_terms_epoch;
 mod m20260106_000001_operator_key_prefixes;
+mod m20261201_000001_verifiable_log;
 
 /// Runs `statements` in order on PostgreSQL; nothing on SQLite.
 pub(crate) async fn on_postgres(
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260104_000001_address_suffixes::Migration),
             Box::new(m20260105_000001_byte_order_and_terms_epoch::Migration),
             Box::new(m20260106_000001_operator_key_prefixes::Migration),
+            Box::new(m20261201_000001_verifiable_log::Migration),
         ]
     }
 }

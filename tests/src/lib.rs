@@ -3,11 +3,18 @@
 //! served on a port of its own, talked to over HTTP as a client would.
 #![forbid(unsafe_code)]
 
-use std::{future::Future, panic, sync::Arc};
+use std::{
+    future::Future,
+    panic,
+    sync::{Arc, Mutex},
+};
 
-use auditlog_domain::{ApiKeySecret, KeyStore, NewApiKey, Scopes};
+use auditlog_domain::{
+    ApiKeySecret, KeyStore, NewApiKey, Scopes,
+    log::{DEFAULT_LOG_ORIGIN, LogKey, VerifierKey},
+};
 use auditlog_http::{AppState, HttpConfig};
-use auditlog_storage::{SeaOrmStore, StoreOptions};
+use auditlog_storage::{LogSigner, LogTask, SeaOrmStore, StoreOptions};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
@@ -111,7 +118,8 @@ pub fn replace_database(url: &str, name: &str) -> String {
     }
 }
 
-/// A running server on a fresh database, with a tenant and keys of every scope.
+/// A running server on a fresh database, with a tenant and keys of every scope, and its
+/// log integrator signing checkpoints with a key of its own.
 #[derive(Debug)]
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
@@ -128,6 +136,9 @@ pub struct TestApp {
     pub write_key: String,
     /// A key with `read` and `write`.
     pub key: String,
+    /// The verifier key of the log's signing key, as `/log-key` serves it.
+    pub verifier_key: VerifierKey,
+    log_task: Mutex<Option<LogTask>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -150,9 +161,20 @@ impl TestApp {
         let read_key = new_key(&store, tenant, "read").await;
         let write_key = new_key(&store, tenant, "write").await;
         let key = new_key(&store, tenant, "read,write").await;
+        let log_key = LogKey::generate(DEFAULT_LOG_ORIGIN).expect("a log key");
+        let verifier_key = log_key.verifier_key();
+        let log_task = store
+            .start_log(LogSigner {
+                key: Arc::new(log_key),
+                origin: DEFAULT_LOG_ORIGIN.to_owned(),
+            })
+            .await
+            .expect("the log starts");
         let state = AppState {
             logs: store.clone(),
             keys: store.clone(),
+            log: store.clone(),
+            verifier_key: verifier_key.clone(),
             config: Arc::new(config),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
@@ -173,6 +195,8 @@ impl TestApp {
             read_key,
             write_key,
             key,
+            verifier_key,
+            log_task: Mutex::new(Some(log_task)),
             shutdown: Some(tx),
             server: Some(server),
         }
@@ -204,6 +228,19 @@ impl TestApp {
         }
         if let Some(server) = self.server.take() {
             let _ = server.await;
+        }
+        self.stop_log();
+    }
+
+    /// Stops the log's integrator: entries recorded from now on stay out of the log.
+    pub fn stop_log(&self) {
+        let task = self
+            .log_task
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.stop();
         }
     }
 }

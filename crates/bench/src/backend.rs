@@ -223,6 +223,24 @@ impl Target {
             .with_context(|| format!("cannot connect to the {} database", self.kind))
     }
 
+    /// Whether the database has a table of this name (an older server's has no log
+    /// tables).
+    pub async fn has_table(&self, db: &DatabaseConnection, name: &str) -> anyhow::Result<bool> {
+        let sql = match self.kind {
+            BackendKind::Sqlite => {
+                "SELECT 1 AS n FROM sqlite_master WHERE type = 'table' AND name = $1"
+            }
+            BackendKind::Postgres => {
+                "SELECT 1 AS n FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1"
+            }
+        };
+        let row = db
+            .query_one_raw(self.statement(sql, vec![name.into()]))
+            .await
+            .with_context(|| format!("cannot look for the table {name}"))?;
+        Ok(row.is_some())
+    }
+
     /// Entries in auditlog's table, or None when it does not exist yet.
     pub async fn stored_entries(&self) -> Option<u64> {
         let db = self.connect(1).await.ok()?;

@@ -26,6 +26,12 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A checkpoint lag: milliseconds, or beyond `give_up_secs` when None (a probe that
+/// was not covered).
+pub fn lag(v: Option<f64>, give_up_secs: f64) -> String {
+    v.map_or_else(|| format!("> {give_up_secs:.0} s (not covered)"), ms)
+}
+
 /// A ratio as `12.3x`, or `1,234x` when large.
 pub fn times(r: f64) -> String {
     if r >= 100.0 {

@@ -1,7 +1,8 @@
 //! S6, ingestion: producers posting batches to auditlog, and Hanko's way of recording
-//! (one `INSERT` per entry, each committed on its own) from as many producers.
+//! (one `INSERT` per entry, each committed on its own) from as many producers; while
+//! auditlog's producers post, the checkpoint lag is sampled.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sea_orm::ConnectionTrait;
@@ -10,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::{
     bench::Bench,
+    checkpoint_lag::{self, Lag},
     dataset::MAIN_TENANT,
     hanko_sql::{self, Template},
     results::Row,
@@ -51,8 +53,9 @@ fn batch_body(templates: &[Template]) -> Value {
     Value::Array(entries)
 }
 
-/// Measures S6 on both systems.
-pub async fn measure(bench: &Bench<'_>) -> anyhow::Result<Row> {
+/// Measures S6 on both systems, and on a server with a log (`log`) the checkpoint lag
+/// during auditlog's load.
+pub async fn measure(bench: &Bench<'_>, log: bool) -> anyhow::Result<(Row, Option<Lag>)> {
     let (args, target, server) = (bench.args, &bench.target, &bench.server);
     let kind = target.kind;
     let templates = hanko_sql::templates(target, &bench.db, MAIN_TENANT, args.batch).await?;
@@ -100,13 +103,37 @@ pub async fn measure(bench: &Bench<'_>) -> anyhow::Result<Row> {
         secs: args.secs,
         entries_per_request: templates.len() as u64,
     };
-    let mut m = wrk::run(&load, &args.dir).await?;
+    let sampler = if log {
+        let probe = serde_json::to_vec(&batch_body(templates.get(..1).unwrap_or_default()))?;
+        Some(
+            checkpoint_lag::Sampler::start(
+                target,
+                MAIN_TENANT,
+                url.clone(),
+                server.api_key.clone(),
+                probe,
+                Duration::from_secs(args.secs) + Duration::from_secs(30),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let m = wrk::run(&load, &args.dir).await;
+    let lag = match sampler {
+        Some(sampler) => Some(sampler.finish().await?),
+        None => None,
+    };
+    let mut m = m?;
     m.rss_peak_kib = Some(server.take_rss_peak());
     eprintln!(
         "[{kind}] S6 auditlog: {:.0} entries/s (p50 {:.1} ms per batch)",
         m.entries_per_sec(),
         m.p50_ms
     );
+    if let Some(lag) = &lag {
+        eprintln!("[{kind}] S6 checkpoint lag: {lag:?}");
+    }
     row.auditlog.push(m);
     bench.settle().await;
 
@@ -139,5 +166,5 @@ pub async fn measure(bench: &Bench<'_>) -> anyhow::Result<Row> {
         m.p50_ms
     );
     row.baseline.push(m);
-    Ok(row)
+    Ok((row, lag))
 }

@@ -1,11 +1,11 @@
 //! `auditlog-bench`: seeds a dataset on SQLite and PostgreSQL, drives HTTP load at the
-//! release server with wrk, times Hanko's query pattern on the same data, and writes
-//! BENCHMARKS.md. `make bench` runs it; `--help` lists the settings.
+//! release server with wrk, times Hanko's query pattern on the same data, measures the
+//! server's log (catch-up, checkpoint lag, `auditlog verify`), and writes BENCHMARKS.md. `make bench` runs it; `--help` lists the settings.
 //!
 //! The modules depend one way; each uses only modules on the lines above it:
-//! 1. `args`, `keyset`, `server`, `stats`
+//! 1. `args`, `keyset`, `server`, `stats`, `verify`
 //! 2. `backend`, `closed_loop`, `figures`, `wrk`
-//! 3. `baseline_schema`, `bench`, `dataset`, `machine`
+//! 3. `baseline_schema`, `bench`, `catch_up`, `checkpoint_lag`, `dataset`, `machine`
 //! 4. `params`
 //! 5. `results`, `scenario`
 //! 6. `hanko_sql`, `targets`
@@ -17,6 +17,8 @@ mod args;
 mod backend;
 mod baseline_schema;
 mod bench;
+mod catch_up;
+mod checkpoint_lag;
 mod closed_loop;
 mod dataset;
 mod figures;
@@ -32,6 +34,7 @@ mod scenario;
 mod server;
 mod stats;
 mod targets;
+mod verify;
 mod wrk;
 
 use std::time::Instant;

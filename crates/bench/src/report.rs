@@ -5,10 +5,12 @@ use std::fmt::Write;
 
 use crate::{
     args::BackendKind,
-    figures::{ms, ratio, thousands, times},
+    catch_up::CatchUp,
+    figures::{lag, ms, ratio, thousands, times},
     results::{BackendResult, Report},
     stats::Measurement,
     targets,
+    verify::Verify,
 };
 
 fn rfc3339(at: time::OffsetDateTime) -> String {
@@ -133,6 +135,73 @@ fn backend_table(out: &mut String, result: &BackendResult) {
     }
 }
 
+/// The log's figures on one backend: catch-up, checkpoint lag, verification.
+fn log_lines(out: &mut String, result: &BackendResult) {
+    let catch_up = match &result.catch_up {
+        None => return,
+        Some(CatchUp::NoLogTables) => {
+            let _ = writeln!(
+                out,
+                "\nThe log: no log tables (a server from before the log), so it was not measured."
+            );
+            return;
+        }
+        Some(CatchUp::Done { entries: 0, .. }) => "nothing was queued".to_owned(),
+        Some(c @ CatchUp::Done { entries, seconds }) => format!(
+            "{} queued entries taken into the trees {seconds:.1} s after the server started ({} entries/s)",
+            thousands(*entries),
+            thousands(c.entries_per_sec().unwrap_or_default().round() as u64)
+        ),
+    };
+    let _ = writeln!(out, "\nThe log:\n");
+    let _ = writeln!(out, "- log catch-up after seeding: {catch_up}");
+    if let Some(l) = &result.checkpoint_lag {
+        let mut text = if l.samples == 0 {
+            "no probe was acknowledged".to_owned()
+        } else {
+            format!(
+                "p50 {}, p99 {}, max {} over {} probes",
+                lag(l.p50_ms, l.give_up_secs),
+                lag(l.p99_ms, l.give_up_secs),
+                lag(l.max_ms, l.give_up_secs),
+                l.samples
+            )
+        };
+        if let Some(first) = &l.first_error {
+            text.push_str(&format!(" ({} failed; the first: {first})", l.errors));
+        }
+        let _ = writeln!(
+            out,
+            "- checkpoint lag under S6 (acknowledgement to coverage by a signed checkpoint): {text}"
+        );
+    }
+    match &result.verify {
+        Some(Verify::Verified {
+            leaves,
+            seconds,
+            entries_per_sec,
+            wall_seconds,
+        }) => {
+            let _ = writeln!(
+                out,
+                "- `auditlog verify` of the main tenant: {} leaves checked in {seconds:.1} s ({} entries/s; {wall_seconds:.1} s for the whole process)",
+                thousands(*leaves),
+                thousands(entries_per_sec.round() as u64)
+            );
+        }
+        Some(Verify::Failed {
+            detail,
+            wall_seconds,
+        }) => {
+            let _ = writeln!(
+                out,
+                "- `auditlog verify` of the main tenant failed after {wall_seconds:.1} s: {detail}"
+            );
+        }
+        None => {}
+    }
+}
+
 fn dataset_section(out: &mut String, report: &Report) {
     let s = &report.settings;
     let _ = writeln!(out, "## Dataset\n");
@@ -229,6 +298,7 @@ pub fn markdown(report: &Report) -> String {
         for b in report.backends.iter().filter(|b| b.backend == kind) {
             let _ = writeln!(out, "## {}\n", b.backend);
             backend_table(&mut out, b);
+            log_lines(&mut out, b);
             let hwm = b.rss_high_water_kib.map_or("unknown".to_owned(), mb);
             let _ = writeln!(
                 out,

@@ -6,11 +6,14 @@ use serde::{Deserialize, Serialize};
 use crate::{
     args::{Args, BackendKind},
     baseline_schema::BaselineBuild,
+    catch_up::CatchUp,
+    checkpoint_lag::Lag,
     dataset::SeedReport,
     keyset::Keyset,
     machine::Machine,
     params::Params,
     stats::Measurement,
+    verify::Verify,
 };
 
 /// Everything one run produced (also written as results.json).
@@ -73,6 +76,15 @@ pub struct BackendResult {
     pub rows: Vec<Row>,
     pub rss_high_water_kib: Option<u64>,
     pub seconds: f64,
+    /// The log's catch-up with the seeded entries, before the scenarios.
+    #[serde(default)]
+    pub catch_up: Option<CatchUp>,
+    /// Acknowledgement to checkpoint during S6 (none without S6 or a log).
+    #[serde(default)]
+    pub checkpoint_lag: Option<Lag>,
+    /// `auditlog verify` of the main tenant, after the scenarios (none without a log).
+    #[serde(default)]
+    pub verify: Option<Verify>,
 }
 
 /// One scenario's figures on one backend.

@@ -1,5 +1,6 @@
-//! One backend's part of the run: seed, build the baseline, start the server, and
-//! measure every scenario on both systems.
+//! One backend's part of the run: seed, build the baseline, start the server, wait
+//! for its log to take in the seeded entries, measure every scenario on both systems,
+//! and time `auditlog verify`.
 
 use std::{sync::Arc, time::Instant};
 
@@ -11,6 +12,8 @@ use crate::{
     backend::Target,
     baseline_schema,
     bench::Bench,
+    catch_up::{self, CatchUp},
+    checkpoint_lag::Lag,
     dataset::{self, MAIN_TENANT},
     hanko_sql, ingest,
     keyset::{self, Keyset},
@@ -19,7 +22,7 @@ use crate::{
     scenario::{self, Scenario},
     server::Server,
     stats::Measurement,
-    wrk,
+    verify, wrk,
 };
 
 fn log(kind: BackendKind, what: &str) {
@@ -78,11 +81,16 @@ pub async fn backend(args: &Args, kind: BackendKind) -> anyhow::Result<BackendRe
 
     let log_path =
         std::path::absolute(args.dir.join(format!("server-{kind:?}.log").to_lowercase()))?;
+    let signing_key = std::path::absolute(args.dir.join("signing.key"))?;
+    // The server's integrator starts on what seeding queued as soon as it runs.
+    let queued = catch_up::queued(&target, &control).await?;
+    let log_started = Instant::now();
     let server = Server::start(
         &args.auditlog_bin,
         &target.url,
         args.port,
         args.pool,
+        &signing_key,
         &log_path,
         MAIN_TENANT,
     )
@@ -95,9 +103,24 @@ pub async fn backend(args: &Args, kind: BackendKind) -> anyhow::Result<BackendRe
         control,
         server,
     };
-    let outcome = measure(&bench, &params).await;
+    let outcome = measure(&bench, &params, queued, log_started).await;
     let rss_high_water_kib = bench.server.rss_high_water_kib();
     bench.server.stop().await?;
+    // With the server stopped, so that nothing else runs meanwhile.
+    let verify = match (&outcome, queued) {
+        (Ok(_), Some(_)) => {
+            let verified = verify::run(
+                &args.auditlog_bin,
+                &bench.target.url,
+                MAIN_TENANT,
+                &signing_key,
+            )
+            .await?;
+            log(kind, &format!("auditlog verify: {verified:?}"));
+            Some(verified)
+        }
+        _ => None,
+    };
     bench
         .db
         .close()
@@ -108,7 +131,12 @@ pub async fn backend(args: &Args, kind: BackendKind) -> anyhow::Result<BackendRe
         .close()
         .await
         .context("cannot close a connection")?;
-    let (keyset, rows) = outcome?;
+    let Measured {
+        catch_up,
+        keyset,
+        rows,
+        checkpoint_lag,
+    } = outcome?;
     Ok(BackendResult {
         backend: kind,
         seed,
@@ -118,7 +146,18 @@ pub async fn backend(args: &Args, kind: BackendKind) -> anyhow::Result<BackendRe
         rows,
         rss_high_water_kib,
         seconds: started.elapsed().as_secs_f64(),
+        catch_up: Some(catch_up),
+        checkpoint_lag,
+        verify,
     })
+}
+
+/// What the server was measured at.
+struct Measured {
+    catch_up: CatchUp,
+    keyset: Option<Keyset>,
+    rows: Vec<Row>,
+    checkpoint_lag: Option<Lag>,
 }
 
 async fn baseline_rows(target: &Target, db: &DatabaseConnection) -> Option<u64> {
@@ -130,8 +169,32 @@ async fn baseline_rows(target: &Target, db: &DatabaseConnection) -> Option<u64> 
     u64::try_from(row.try_get::<i64>("", "n").ok()?).ok()
 }
 
-async fn measure(bench: &Bench<'_>, params: &Params) -> anyhow::Result<(Option<Keyset>, Vec<Row>)> {
+/// Waits for the log to take in the `queued` entries (queued at `log_started`; None: the
+/// database has no log), then measures every scenario.
+async fn measure(
+    bench: &Bench<'_>,
+    params: &Params,
+    queued: Option<u64>,
+    log_started: Instant,
+) -> anyhow::Result<Measured> {
     let (args, kind, server) = (bench.args, bench.target.kind, &bench.server);
+    let catch_up = match queued {
+        Some(queued) => {
+            log(
+                kind,
+                &format!("waiting for the log to take in {queued} queued entries"),
+            );
+            let caught_up =
+                catch_up::wait(&bench.target, &bench.control, queued, log_started).await?;
+            log(kind, &format!("log caught up: {caught_up:?}"));
+            bench.settle().await;
+            caught_up
+        }
+        None => {
+            log(kind, "no log tables: the log is not measured");
+            CatchUp::NoLogTables
+        }
+    };
     let client = reqwest::Client::new();
     let list_url = format!("{}/{MAIN_TENANT}/audit_logs", server.base_url);
     let auth = ("apiKey", server.api_key.as_str());
@@ -248,10 +311,18 @@ async fn measure(bench: &Bench<'_>, params: &Params) -> anyhow::Result<(Option<K
         rows.push(row);
     }
 
+    let mut checkpoint_lag = None;
     if args.wants("S6") {
-        rows.push(ingest::measure(bench).await?);
+        let (row, lag) = ingest::measure(bench, queued.is_some()).await?;
+        rows.push(row);
+        checkpoint_lag = lag;
     }
-    Ok((keyset, rows))
+    Ok(Measured {
+        catch_up,
+        keyset,
+        rows,
+        checkpoint_lag,
+    })
 }
 
 /// One unmeasured request, so that caches are warm; returns `X-Total-Count`.

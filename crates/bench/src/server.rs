@@ -28,14 +28,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server on `database_url`, waits (at most 120 s) until `/ready`, and
-    /// checks that the server answering is this one: its bootstrap key, made for this
-    /// start, reads `tenant`'s entries.
+    /// Starts the server on `database_url`, signing the log's checkpoints with the key
+    /// in `signing_key` (created by the server when missing), waits (at most 120 s)
+    /// until `/ready`, and checks that the server answering is this one: its bootstrap
+    /// key, made for this start, reads `tenant`'s entries.
     pub async fn start(
         bin: &Path,
         database_url: &str,
         port: u16,
         pool: u32,
+        signing_key: &Path,
         log: &Path,
         tenant: uuid::Uuid,
     ) -> anyhow::Result<Self> {
@@ -55,6 +57,7 @@ impl Server {
             .env("AUDITLOG_BOOTSTRAP_API_KEY", &api_key)
             .env("AUDITLOG_BOOTSTRAP_TENANT_ID", tenant.to_string())
             .env("AUDITLOG_DB_MAX_CONNECTIONS", pool.to_string())
+            .env("AUDITLOG_SIGNING_KEY_FILE", signing_key)
             // One log line per request would measure the terminal, not the service.
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

@@ -5,8 +5,10 @@ use std::fmt::Write;
 
 use crate::{
     args::BackendKind,
-    figures::{ms, ratio, thousands, times},
+    catch_up::CatchUp,
+    figures::{lag, ms, ratio, thousands, times},
     results::{BackendResult, Report},
+    verify::Verify,
 };
 
 /// S1 to S5: p50 at most this.
@@ -16,6 +18,10 @@ const P50_MS: f64 = 10.0;
 const SPEEDUP: f64 = 10.0;
 /// S6: at least this many entries a second.
 const INGEST_PER_SEC: f64 = 50_000.0;
+/// S6: every acknowledged entry covered by a signed checkpoint within this many ms.
+const LAG_MS: f64 = 1000.0;
+/// `auditlog verify`: at least this many entries a second.
+const VERIFY_PER_SEC: f64 = 200_000.0;
 /// The server's resident set during the load: below this many bytes.
 const RSS_BYTES: f64 = 100e6;
 /// `auditlog seed`: at least this many entries a second, on every backend.
@@ -134,6 +140,38 @@ fn rows(out: &mut String, pg: &BackendResult) -> Vec<String> {
             }),
             Some(a.is_some_and(|m| m.entries_per_sec() >= INGEST_PER_SEC && m.errors == 0)),
         );
+        log_rows(pg, |target, measured, met| line(out, target, measured, met));
+    }
+    let verify_target = format!(
+        "`auditlog verify` of the main tenant: >= {} entries/s",
+        thousands(VERIFY_PER_SEC as u64)
+    );
+    match (&pg.verify, &pg.catch_up) {
+        (
+            Some(Verify::Verified {
+                leaves,
+                seconds,
+                entries_per_sec,
+                ..
+            }),
+            _,
+        ) => line(
+            out,
+            verify_target,
+            format!(
+                "{} entries/s ({} leaves in {seconds:.1} s)",
+                thousands(entries_per_sec.round() as u64),
+                thousands(*leaves)
+            ),
+            Some(*entries_per_sec >= VERIFY_PER_SEC),
+        ),
+        (Some(Verify::Failed { detail, .. }), _) => {
+            line(out, verify_target, format!("failed: {detail}"), Some(false));
+        }
+        (None, Some(CatchUp::NoLogTables)) => {
+            line(out, verify_target, "no log tables".into(), None);
+        }
+        (None, _) => {}
     }
     let sampled = pg
         .rows
@@ -150,6 +188,51 @@ fn rows(out: &mut String, pg: &BackendResult) -> Vec<String> {
         peak.map(|kib| (kib as f64 * 1024.0) < RSS_BYTES),
     );
     missed
+}
+
+/// The checkpoint lag's lines: its p99 and its maximum against [`LAG_MS`].
+fn log_rows(pg: &BackendResult, mut line: impl FnMut(String, String, Option<bool>)) {
+    let within = |v: Option<f64>| v.is_some_and(|v| v <= LAG_MS);
+    let limit = format!("{} s", LAG_MS / 1000.0);
+    let targets = [
+        format!("checkpoint lag under S6: p99 <= {limit}"),
+        format!("checkpoint lag under S6: every acknowledged entry covered within {limit} (max)"),
+    ];
+    match &pg.checkpoint_lag {
+        Some(l) if l.samples > 0 => {
+            let probes = format!("{} probes", l.samples);
+            let probes = if l.errors > 0 {
+                format!("{probes}, {} failed look(s) or probe(s)", l.errors)
+            } else {
+                probes
+            };
+            let [p99, max] = targets;
+            line(
+                p99,
+                format!("{} ({probes})", lag(l.p99_ms, l.give_up_secs)),
+                Some(within(l.p99_ms)),
+            );
+            line(
+                max,
+                format!("{} ({probes})", lag(l.max_ms, l.give_up_secs)),
+                Some(within(l.max_ms)),
+            );
+        }
+        Some(_) => {
+            for target in targets {
+                line(target, "no probe was acknowledged".into(), Some(false));
+            }
+        }
+        None => {
+            let why = match pg.catch_up {
+                Some(CatchUp::NoLogTables) => "no log tables",
+                _ => "not measured",
+            };
+            for target in targets {
+                line(target, why.into(), None);
+            }
+        }
+    }
 }
 
 /// The "Targets" section.
@@ -206,7 +289,7 @@ pub fn section(out: &mut String, report: &Report) {
     }
     let _ = writeln!(
         out,
-        "\n{}S1 to S6 and memory are measured on PostgreSQL at concurrency 1 (SQLite's figures are below); seeding on both backends. The baseline is Hanko's query pattern on Hanko's schema in the same database (see [Method](#method)); \"n/a\" marks a comparison the target does not ask for.\n",
+        "\n{}S1 to S6, the log and memory are measured on PostgreSQL at concurrency 1 (SQLite's figures are below); seeding on both backends. The baseline is Hanko's query pattern on Hanko's schema in the same database (see [Method](#method)); \"n/a\" marks a comparison the target does not ask for.\n",
         if missed.is_empty() {
             "Every target was met. ".to_owned()
         } else {

@@ -65,6 +65,103 @@ pub trait KeyStore: Send + Sync {
     async fn revoke_key(&self, id: Uuid) -> Result<bool, StoreError>;
 }
 
+/// A tenant's newest signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    /// The tree size it covers.
+    pub size: u64,
+    /// The signed note (C2SP tlog-checkpoint), exactly as served.
+    pub note: String,
+}
+
+/// The proof that an entry is a leaf of its tenant's tree at some size (RFC 9162).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The entry's leaf index.
+    pub leaf_index: u64,
+    /// The tree size the proof is for.
+    pub tree_size: u64,
+    /// The proof's hashes, from the leaf up.
+    pub proof: Vec<crate::log::Hash>,
+    /// The signed checkpoint of that size.
+    pub checkpoint: String,
+}
+
+/// The proof that a tenant's tree at `from` leaves is a prefix of the tree at `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    /// The older size.
+    pub from: u64,
+    /// The newer size.
+    pub to: u64,
+    /// The proof's hashes (RFC 9162 section 2.1.4).
+    pub proof: Vec<crate::log::Hash>,
+}
+
+/// Why the log cannot answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The tenant has no such entry.
+    #[error("the tenant has no entry with this id")]
+    EntryNotFound,
+    /// The entry is stored but no checkpoint covers it yet (the log takes entries in
+    /// within about a second).
+    #[error(
+        "the entry is stored but not yet covered by a checkpoint of the log; try again in a second"
+    )]
+    NotYetInLog,
+    /// A size beyond what the log has reached.
+    #[error("{parameter} {asked} is beyond {size}, the largest size allowed here")]
+    SizeNotReached {
+        /// The parameter that asked for it.
+        parameter: &'static str,
+        /// The size asked for.
+        asked: u64,
+        /// The largest size allowed.
+        size: u64,
+    },
+    /// A tree size that does not hold the entry's leaf.
+    #[error(
+        "tree_size {asked} does not hold the entry, which is leaf {leaf_index}: give a size above {leaf_index}"
+    )]
+    SizeBelowLeaf {
+        /// The size asked for.
+        asked: u64,
+        /// The entry's leaf index.
+        leaf_index: u64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where each tenant's log (the Merkle tree of its entries) is kept.
+#[async_trait]
+pub trait LogStore: Send + Sync {
+    /// The tenant's newest checkpoint; `None` before its first entry joins the log.
+    async fn latest_checkpoint(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Option<SignedCheckpoint>, StoreError>;
+
+    /// The proof that entry `entry_id` is in the tenant's tree at `tree_size` (the newest
+    /// checkpoint's size when `None`).
+    async fn inclusion_proof(
+        &self,
+        tenant_id: Uuid,
+        entry_id: Uuid,
+        tree_size: Option<u64>,
+    ) -> Result<InclusionProof, LogError>;
+
+    /// The proof that the tenant's tree at `from` leaves is a prefix of its tree at `to`.
+    async fn consistency_proof(
+        &self,
+        tenant_id: Uuid,
+        from: u64,
+        to: u64,
+    ) -> Result<ConsistencyProof, LogError>;
+}
+
 /// Checks a batch before it is stored: each entry's validity, and ids given
 /// twice in it. Returns the validated entries, with duplicates (same id, same content)
 /// marked by the index of their first occurrence.

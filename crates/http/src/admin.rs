@@ -1,10 +1,11 @@
-//! The admin variant: `/admin/audit_logs`, keys as `Authorization: Bearer`, the tenant
-//! is the key's own, errors as `{code, message}`.
+//! The admin variant: `/admin/audit_logs` and the tenant's log under it, keys as
+//! `Authorization: Bearer`, the tenant is the key's own, errors as `{code, message}`.
 
 use crate::{
     audit_logs::{TenantFrom, audit_log_operations},
     auth::KeySource,
     error::{AdminError, AdminErrorBody},
+    log::log_operations,
 };
 
 audit_log_operations! {
@@ -19,5 +20,21 @@ audit_log_operations! {
     ),
     key: KeySource::Bearer,
     tenant: |_nothing: ()| TenantFrom::Key,
+    errors: (AdminError, AdminErrorBody),
+}
+
+log_operations! {
+    paths: (
+        "/admin/audit_logs/checkpoint",
+        "/admin/audit_logs/{id}/proof",
+        "/admin/audit_logs/consistency",
+    ),
+    tag: "admin",
+    operation_ids: ("admin_get_checkpoint", "admin_get_inclusion_proof", "admin_get_consistency_proof"),
+    path_params: [],
+    security: [("bearer" = [])],
+    forbidden: "The key lacks the `read` scope",
+    key: KeySource::Bearer,
+    tenant: |_path| TenantFrom::Key,
     errors: (AdminError, AdminErrorBody),
 }

@@ -31,7 +31,7 @@ pub(crate) enum TenantFrom<'a> {
 }
 
 /// Authenticates, then resolves and authorizes the tenant, in the contract's order.
-async fn tenant_for(
+pub(crate) async fn tenant_for(
     state: &AppState,
     headers: &HeaderMap,
     source: KeySource,

@@ -252,14 +252,17 @@ pub(crate) fn finish(openapi: &mut openapi::OpenApi) {
         title = "auditlog",
         description = "A security audit log with the two APIs that Hanko's users know: the passkey-server \
 variant `/{tenant_id}/audit_logs` and the admin variant `/admin/audit_logs`. Entries are listed newest first, \
-filtered exactly, and recorded idempotently.",
+filtered exactly, and recorded idempotently. Each tenant's entries are the leaves of a Merkle tree (RFC 9162) \
+whose signed checkpoints, inclusion proofs and consistency proofs let a client check that its log was never \
+rewritten.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&SecuritySchemes),
     components(schemas(AuditLog, AuditLogType)),
     tags(
-        (name = "passkey server", description = "`/{tenant_id}/audit_logs`: the passkey server's API; errors as `{title, details, status}`"),
-        (name = "admin", description = "`/admin/audit_logs`: Hanko's admin API; errors as `{code, message}`"),
+        (name = "passkey server", description = "`/{tenant_id}/audit_logs`: the passkey server's API, and the tenant's log; errors as `{title, details, status}`"),
+        (name = "admin", description = "`/admin/audit_logs`: Hanko's admin API, and the key's tenant's log; errors as `{code, message}`"),
+        (name = "transparency log", description = "The key that signs every tenant's checkpoints"),
         (name = "service", description = "Health and readiness"),
     ),
 )]

@@ -2,7 +2,7 @@
 //! API's `{code, message}`. Handlers build an [`ApiError`]; each variant turns it into
 //! its own body. A 5xx body says nothing internal; the detail goes to the log.
 
-use auditlog_domain::{FilterError, StoreError};
+use auditlog_domain::{FilterError, LogError, StoreError};
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
@@ -108,6 +108,20 @@ impl From<StoreError> for ApiError {
                     "internal error; the server log has the details",
                 )
             }
+        }
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(err: LogError) -> Self {
+        match err {
+            LogError::EntryNotFound | LogError::NotYetInLog => {
+                Self::new(StatusCode::NOT_FOUND, err.to_string())
+            }
+            LogError::SizeNotReached { .. } | LogError::SizeBelowLeaf { .. } => {
+                Self::bad_request(err.to_string())
+            }
+            LogError::Store(err) => err.into(),
         }
     }
 }

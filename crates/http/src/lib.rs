@@ -1,13 +1,16 @@
 //! auditlog's HTTP API: the passkey-server variant (`/{tenant_id}/audit_logs`) and the
-//! admin variant (`/admin/audit_logs`), API key auth, health, the OpenAPI document and
-//! Swagger UI.
+//! admin variant (`/admin/audit_logs`), each with its tenant's transparency log
+//! (checkpoints, inclusion and consistency proofs), the log's verifier key
+//! (`/log-key`), API key auth, health, the OpenAPI document and Swagger UI.
 //!
 //! What an embedder uses, and all that is public:
 //! - serving the API: [`HttpConfig`], [`AppState`], [`build_router`] and [`serve`];
 //! - the document: [`openapi_document`], as `auditlog openapi` prints it;
 //! - [`console`]: a store wrapper that echoes each recorded entry as a JSON line;
 //! - [`recorder`]: recording entries from inside another axum service
-//!   ([`recorder::RequestMeta`], [`recorder::Recorder`] and what they take).
+//!   ([`recorder::RequestMeta`], [`recorder::Recorder`] and what they take);
+//! - [`export_format`]: the formats of verifiable exports, which `auditlog export`
+//!   writes too.
 //!
 //! Everything else (the handlers, auth, the error shapes, query parsing, the OpenAPI
 //! frame) is private to the crate and free to change.
@@ -19,8 +22,10 @@ mod auth;
 pub mod console;
 mod docs;
 mod error;
+pub mod export_format;
 mod headers;
 mod health;
+mod log;
 mod middleware;
 mod passkey;
 mod query;
@@ -28,7 +33,7 @@ pub mod recorder;
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
-use auditlog_domain::{AuditLogStore, KeyStore};
+use auditlog_domain::{AuditLogStore, KeyStore, LogStore, log::VerifierKey};
 use axum::{Router, http::HeaderValue};
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
@@ -69,6 +74,11 @@ pub struct AppState {
     pub logs: Arc<dyn AuditLogStore>,
     /// Where tenants and keys are kept.
     pub keys: Arc<dyn KeyStore>,
+    /// Where each tenant's transparency log is kept.
+    pub log: Arc<dyn LogStore>,
+    /// The verifier key of the key that signs the checkpoints, named after the log
+    /// origin; served at `/log-key`.
+    pub verifier_key: VerifierKey,
     /// Settings.
     pub config: Arc<HttpConfig>,
 }
@@ -76,6 +86,7 @@ pub struct AppState {
 impl fmt::Debug for AppState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppState")
+            .field("verifier_key", &self.verifier_key)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -84,7 +95,10 @@ impl fmt::Debug for AppState {
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .merge(passkey::router())
+        .merge(passkey::log_router())
         .merge(admin::router())
+        .merge(admin::log_router())
+        .merge(log::router())
         .merge(health::router())
 }
 

@@ -1,5 +1,6 @@
-//! The passkey-server variant: `/{tenant_id}/audit_logs`, keys in the `apiKey` header
-//! (or as a bearer token), errors as `{title, details, status}`.
+//! The passkey-server variant: `/{tenant_id}/audit_logs` and the tenant's log under it,
+//! keys in the `apiKey` header (or as a bearer token), errors as
+//! `{title, details, status}`.
 
 use axum::extract::{Path, rejection::PathRejection};
 
@@ -7,6 +8,7 @@ use crate::{
     audit_logs::{TenantFrom, audit_log_operations},
     auth::KeySource,
     error::{PasskeyError, PasskeyErrorBody},
+    log::{log_operations, path_param},
 };
 
 audit_log_operations! {
@@ -21,6 +23,22 @@ audit_log_operations! {
     ),
     key: KeySource::ApiKeyOrBearer,
     tenant: |path: Result<Path<String>, PathRejection>| TenantFrom::Path(raw_tenant(&path)),
+    errors: (PasskeyError, PasskeyErrorBody),
+}
+
+log_operations! {
+    paths: (
+        "/{tenant_id}/audit_logs/checkpoint",
+        "/{tenant_id}/audit_logs/{id}/proof",
+        "/{tenant_id}/audit_logs/consistency",
+    ),
+    tag: "passkey server",
+    operation_ids: ("passkey_get_checkpoint", "passkey_get_inclusion_proof", "passkey_get_consistency_proof"),
+    path_params: [("tenant_id" = uuid::Uuid, Path, description = "UUID of the tenant")],
+    security: [("apiKey" = []), ("bearer" = [])],
+    forbidden: "The key belongs to another tenant or lacks the `read` scope",
+    key: KeySource::ApiKeyOrBearer,
+    tenant: |path| TenantFrom::Path(path_param(&path, "tenant_id")),
     errors: (PasskeyError, PasskeyErrorBody),
 }
 

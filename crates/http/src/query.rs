@@ -26,6 +26,59 @@ pub(crate) fn parse_filter(raw: Option<&str>) -> Result<AuditLogFilter, ApiError
     Ok(AuditLogFilter::from_query_pairs(pairs)?)
 }
 
+/// Reads the tree sizes `names` from the query string: each is absent (or empty), or
+/// given once as a decimal integer. Other parameters are ignored, as in a list query.
+pub(crate) fn parse_sizes<const N: usize>(
+    raw: Option<&str>,
+    names: [&str; N],
+) -> Result<[Option<u64>; N], ApiError> {
+    let refused = |parameter: &str, value: &str, reason: String| FilterError {
+        parameter: parameter.to_owned(),
+        value: auditlog_domain::text::excerpt(value),
+        reason,
+    };
+    let mut sizes = [None; N];
+    let mut given: [Option<String>; N] = std::array::from_fn(|_| None);
+    for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        let Some(slot) = decode(name).and_then(|name| names.iter().position(|n| *n == name)) else {
+            continue;
+        };
+        let parameter = names[slot];
+        let value = decode(value).ok_or_else(|| {
+            refused(
+                parameter,
+                value,
+                "must be UTF-8 once percent-decoded".to_owned(),
+            )
+        })?;
+        if value.is_empty() {
+            continue;
+        }
+        if let Some(first) = &given[slot] {
+            return Err(refused(
+                parameter,
+                &value,
+                format!("the parameter may be given once only, and was already given as '{first}'"),
+            )
+            .into());
+        }
+        let size = Some(&value)
+            .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| {
+                refused(
+                    parameter,
+                    &value,
+                    format!("must be a tree size, an integer from 0 to {}", u64::MAX),
+                )
+            })?;
+        sizes[slot] = Some(size);
+        given[slot] = Some(value);
+    }
+    Ok(sizes)
+}
+
 /// One name or value of `application/x-www-form-urlencoded`: `+` is a space, `%XX` a
 /// byte; `None` when the bytes are not UTF-8.
 fn decode(raw: &str) -> Option<String> {
@@ -253,6 +306,25 @@ mod tests {
                 expected,
                 "{target}"
             );
+        }
+    }
+
+    #[test]
+    fn sizes_are_decimal_integers_given_once() {
+        let sizes = |raw: &str| parse_sizes(Some(raw), ["from", "to"]).map_err(|e| e.details);
+        assert_eq!(sizes("from=3&to=%31%30&x=y"), Ok([Some(3), Some(10)]));
+        assert_eq!(sizes("to=&from=0"), Ok([Some(0), None]));
+        assert_eq!(sizes(""), Ok([None, None]));
+        for (raw, named) in [
+            ("from=-1", "'from'"),
+            ("to=%2B5", "'to'"),
+            ("to=1.0", "'to'"),
+            ("from=18446744073709551616", "'from'"),
+            ("from=1&from=1", "'from'"),
+            ("to=%FF", "'to'"),
+        ] {
+            let err = sizes(raw).expect_err(raw);
+            assert!(err.contains(&format!("parameter {named}")), "{raw}: {err}");
         }
     }
 }

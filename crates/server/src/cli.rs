@@ -8,7 +8,7 @@ use auditlog_storage::{SeaOrmStore, StoreOptions};
 use clap::{Parser, Subcommand};
 use uuid::Uuid;
 
-use crate::{config, seed, serve};
+use crate::{config, export, seed, serve, signing_key, verify};
 
 /// auditlog: a security audit log with Hanko-compatible APIs.
 #[derive(Debug, Parser)]
@@ -50,6 +50,16 @@ pub enum Command {
     Keys(KeysCommand),
     /// Write realistic synthetic entries, for demos and benchmarks.
     Seed(seed::SeedArgs),
+    /// Check each tenant's log against its entries (online), or an NDJSON export
+    /// against a checkpoint (offline: --entries, --checkpoint, --key); exits non-zero
+    /// on any disagreement.
+    Verify(verify::VerifyArgs),
+    /// Write a tenant's entries in log order as NDJSON or CSV; without filters the
+    /// NDJSON ends with the checkpoint that covers it.
+    Export(export::ExportArgs),
+    /// Print the verifier key of the log signing key (making the key file when it is
+    /// missing, as `serve` does): what clients check checkpoints with.
+    LogKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,11 +124,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
+            let config = config::ServeConfig::from_env()?;
+            // Before the database: a key file that cannot be used stops the start at once.
+            let (signer, verifier) = signing_key::signer(&config::LogConfig::from_env())?;
             serve::run(
                 Arc::new(open_store(&cli.database_url).await?),
-                config::ServeConfig::from_env()?,
+                config,
+                signer,
+                verifier,
             )
             .await
+        }
+        Command::LogKey => {
+            let (_, verifier) = signing_key::signer(&config::LogConfig::from_env())?;
+            println!("{verifier}");
+            Ok(())
         }
         Command::Migrate => {
             // As `serve` does, so that keys can be made for it before the first start.
@@ -133,6 +153,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenants(command) => tenants(&open_store(&cli.database_url).await?, command).await,
         Command::Keys(command) => keys(&open_store(&cli.database_url).await?, command).await,
         Command::Seed(args) => seed::run(&open_store(&cli.database_url).await?, args).await,
+        Command::Verify(args) => verify::run(&cli.database_url, args).await,
+        Command::Export(args) => export::run(&cli.database_url, args).await,
     }
 }
 

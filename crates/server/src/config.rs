@@ -1,6 +1,6 @@
 //! Settings from the environment, and logging.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use auditlog_http::HttpConfig;
@@ -80,6 +80,38 @@ impl ServeConfig {
     }
 }
 
+/// Where the log signing key is kept and the origin it signs for: what `serve` and
+/// `log-key` need.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `AUDITLOG_SIGNING_KEY_FILE`, default `auditlog-signing.key` in the working
+    /// directory.
+    pub key_file: PathBuf,
+    /// `AUDITLOG_LOG_ORIGIN`, else the host of `AUDITLOG_PUBLIC_URL`, else `auditlog`;
+    /// each tenant's log is `<origin>/<tenant id>`.
+    pub origin: String,
+}
+
+impl LogConfig {
+    pub fn from_env() -> Self {
+        let key_file = env("AUDITLOG_SIGNING_KEY_FILE")
+            .map_or_else(|| PathBuf::from("auditlog-signing.key"), PathBuf::from);
+        let origin = env("AUDITLOG_LOG_ORIGIN")
+            .map(|origin| origin.trim().to_owned())
+            .or_else(|| env("AUDITLOG_PUBLIC_URL").and_then(|url| host_of(&url)))
+            .unwrap_or_else(|| auditlog_domain::log::DEFAULT_LOG_ORIGIN.to_owned());
+        Self { key_file, origin }
+    }
+}
+
+/// The host of a URL, lower case and without a port.
+fn host_of(url: &str) -> Option<String> {
+    let uri: axum::http::Uri = url.trim().parse().ok()?;
+    uri.host()
+        .filter(|host| !host.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
 /// The tenant that `serve` and `migrate` create, from `AUDITLOG_BOOTSTRAP_TENANT_ID`.
 pub fn bootstrap_tenant_id() -> anyhow::Result<uuid::Uuid> {
     env_parse(
@@ -102,4 +134,25 @@ fn parse_origins(list: &str) -> anyhow::Result<Vec<HeaderValue>> {
                 .map_err(|_| anyhow::anyhow!("'{origin}' is not a valid origin"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    #[test]
+    fn the_origin_is_the_public_urls_host_without_port() {
+        for (url, host) in [
+            ("https://Audit.Example.com", Some("audit.example.com")),
+            (
+                "https://audit.example.com:8443/base/",
+                Some("audit.example.com"),
+            ),
+            ("http://user@10.0.0.1:8000", Some("10.0.0.1")),
+            ("http://[2001:db8::1]:8000", Some("[2001:db8::1]")),
+            ("not a url", None),
+        ] {
+            assert_eq!(host_of(url).as_deref(), host, "{url}");
+        }
+    }
 }

@@ -1,11 +1,14 @@
 //! The `auditlog` binary: serve the API, run migrations, manage tenants and keys, seed
-//! demo data. Configuration comes from the environment (`AUDITLOG_*`).
+//! demo data, print the log's verifier key. Configuration comes from the environment (`AUDITLOG_*`).
 #![forbid(unsafe_code)]
 
 mod cli;
 mod config;
+mod export;
 mod seed;
 mod serve;
+mod signing_key;
+mod verify;
 
 use clap::Parser;
 

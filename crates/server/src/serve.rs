@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use auditlog_domain::{ApiKeySecret, AuditLogStore, KeyStore, NewApiKey, Scopes};
+use auditlog_domain::{
+    ApiKeySecret, AuditLogStore, KeyStore, LogStore, NewApiKey, Scopes, log::VerifierKey,
+};
 use auditlog_http::{AppState, console::ConsoleEcho};
-use auditlog_storage::SeaOrmStore;
+use auditlog_storage::{LogSigner, SeaOrmStore};
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
@@ -14,7 +16,12 @@ use crate::config::ServeConfig;
 /// default tenant id) when it does not exist yet.
 pub const DEFAULT_TENANT_NAME: &str = "default";
 
-pub async fn run(store: Arc<SeaOrmStore>, config: ServeConfig) -> anyhow::Result<()> {
+pub async fn run(
+    store: Arc<SeaOrmStore>,
+    config: ServeConfig,
+    signer: LogSigner,
+    verifier_key: VerifierKey,
+) -> anyhow::Result<()> {
     let tenant = config.bootstrap_tenant_id;
     store.ensure_tenant(tenant, DEFAULT_TENANT_NAME).await?;
     if let Some(secret) = &config.bootstrap_api_key {
@@ -38,9 +45,16 @@ pub async fn run(store: Arc<SeaOrmStore>, config: ServeConfig) -> anyhow::Result
         Some(target) => Arc::new(ConsoleEcho::new(store.clone(), target)),
         None => store.clone(),
     };
+    // Entries join their tenants' logs from here on, queued ones from earlier runs first.
+    let log_task = store
+        .start_log(signer)
+        .await
+        .context("cannot start the log")?;
     let state = AppState {
         logs,
         keys: store.clone() as Arc<dyn KeyStore>,
+        log: store.clone() as Arc<dyn LogStore>,
+        verifier_key,
         config: Arc::new(config.http),
     };
     let listener = TcpListener::bind(&config.listen)
@@ -50,6 +64,7 @@ pub async fn run(store: Arc<SeaOrmStore>, config: ServeConfig) -> anyhow::Result
     tracing::info!(%addr, "auditlog listening");
     eprintln!(
         "\nauditlog is serving at http://{addr}\n  Swagger UI:   http://{addr}/swagger-ui/\n  OpenAPI:      http://{addr}/openapi.json\n  \
+         Log key:      http://{addr}/log-key\n  \
          Get a key:    auditlog keys create --tenant {tenant} --scopes read,write\n                (or start with AUDITLOG_BOOTSTRAP_API_KEY=<secret of 16+ characters>)\n  \
          Demo data:    auditlog seed --tenant {tenant} --count 10000\n"
     );
@@ -61,6 +76,7 @@ pub async fn run(store: Arc<SeaOrmStore>, config: ServeConfig) -> anyhow::Result
         shutdown_signal(),
     )
     .await?;
+    log_task.stop();
     tracing::info!("auditlog stopped");
     Ok(())
 }

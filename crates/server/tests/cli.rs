@@ -75,6 +75,7 @@ fn a_chosen_bootstrap_secret_is_listed_by_hash_only() {
         .env("AUDITLOG_DATABASE_URL", &db)
         .env("AUDITLOG_LISTEN", "127.0.0.1:0")
         .env("AUDITLOG_BOOTSTRAP_API_KEY", "bootstrap-secret-0123456789")
+        .env("AUDITLOG_SIGNING_KEY_FILE", dir.path().join("signing.key"))
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

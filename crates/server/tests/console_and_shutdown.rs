@@ -25,6 +25,7 @@ async fn entries_are_echoed_to_stdout_and_sigterm_lets_requests_finish() {
         .env("AUDITLOG_LISTEN", "127.0.0.1:0")
         .env("AUDITLOG_BOOTSTRAP_API_KEY", KEY)
         .env("AUDITLOG_CONSOLE_OUTPUT", "stdout")
+        .env("AUDITLOG_SIGNING_KEY_FILE", dir.path().join("signing.key"))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

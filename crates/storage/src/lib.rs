@@ -20,6 +20,7 @@
 //! write/       append (a batch), bulk (many), txn (the one write transaction)
 //! read/        the filter as a condition, the page and its total
 //! search/      q: terms extracted, recorded, remembered, looked up
+//! log/         each tenant's Merkle tree: queue, integrator, stored hashes, proofs
 //! counts.rs    each tenant's entries per day
 //! backend/     all that differs per backend: sqlite.rs, postgres/, shared.rs
 //! ```
@@ -29,6 +30,7 @@ mod backend;
 mod counts;
 mod error;
 mod keys;
+mod log;
 mod read;
 mod schema;
 mod search;
@@ -36,6 +38,11 @@ mod store;
 mod write;
 
 pub use auditlog_migrations::Migrator;
+pub use log::{
+    LogSigner, LogTask,
+    export::ExportPage,
+    verify::{Change, Finding, TenantReport},
+};
 pub use read::{condition, list_in};
 pub use store::{SeaOrmStore, StoreOptions};
 pub use write::{BuildTimes, BulkImport, append_in};

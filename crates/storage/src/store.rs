@@ -1,12 +1,19 @@
 //! [`SeaOrmStore`]: connecting to SQLite or PostgreSQL, migrating, and the
 //! [`AuditLogStore`] port.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use tokio::sync::{Mutex, mpsc};
 
 use async_trait::async_trait;
-use auditlog_domain::{AuditLog, AuditLogFilter, AuditLogStore, NewAuditLog, Page, StoreError};
+use auditlog_domain::{
+    AuditLog, AuditLogFilter, AuditLogStore, LogError, LogStore, NewAuditLog, Page, StoreError,
+    store::{ConsistencyProof, InclusionProof, SignedCheckpoint},
+};
 use auditlog_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use uuid::Uuid;
@@ -14,6 +21,7 @@ use uuid::Uuid;
 use crate::{
     backend::{self, Backend},
     error::db_error,
+    log::{LogSigner, Wake, proofs},
     read::list_in,
     search::KnownTerms,
     write::{append::store_batch, txn::WriteTxn},
@@ -52,6 +60,10 @@ pub struct SeaOrmStore {
     checkpoints: Option<mpsc::Sender<()>>,
     /// The search terms known to be stored, shared by the clones.
     known_terms: Arc<KnownTerms>,
+    /// Wakes the log's integrator after a write.
+    log_wake: Arc<Wake>,
+    /// What signs checkpoints, once the log is started.
+    signer: Arc<OnceLock<LogSigner>>,
 }
 
 impl SeaOrmStore {
@@ -80,6 +92,8 @@ impl SeaOrmStore {
             writer,
             checkpoints: None,
             known_terms: Arc::default(),
+            log_wake: Arc::default(),
+            signer: Arc::default(),
         }
     }
 
@@ -98,8 +112,30 @@ impl SeaOrmStore {
         &self.db
     }
 
-    /// Tells the checkpointer, if any, that a write has committed.
+    /// The integrator's wake-up call.
+    pub(crate) fn log_wake(&self) -> &Arc<Wake> {
+        &self.log_wake
+    }
+
+    /// What signs checkpoints, once the log is started.
+    pub(crate) fn signer(&self) -> Option<&LogSigner> {
+        self.signer.get()
+    }
+
+    /// Keeps `signer` as what signs checkpoints (the first one given stays).
+    pub(crate) fn set_signer(&self, signer: LogSigner) {
+        let _ = self.signer.set(signer);
+    }
+
+    /// Whether the store's connections have been closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        Backend::of(&self.db).is_ok_and(|backend| backend.is_closed(&self.db))
+    }
+
+    /// Tells the checkpointer, if any, and the log's integrator that a write has
+    /// committed.
     pub(crate) fn wrote(&self) {
+        self.log_wake.wrote();
         if let Some(checkpoints) = &self.checkpoints {
             // Full: a checkpoint is due already, and will copy this write too.
             let _ = checkpoints.try_send(());
@@ -189,6 +225,34 @@ impl AuditLogStore for SeaOrmStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl LogStore for SeaOrmStore {
+    async fn latest_checkpoint(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Option<SignedCheckpoint>, StoreError> {
+        proofs::latest(&self.db, tenant_id).await
+    }
+
+    async fn inclusion_proof(
+        &self,
+        tenant_id: Uuid,
+        entry_id: Uuid,
+        tree_size: Option<u64>,
+    ) -> Result<InclusionProof, LogError> {
+        proofs::inclusion(&self.db, self.signer(), tenant_id, entry_id, tree_size).await
+    }
+
+    async fn consistency_proof(
+        &self,
+        tenant_id: Uuid,
+        from: u64,
+        to: u64,
+    ) -> Result<ConsistencyProof, LogError> {
+        proofs::consistency(&self.db, tenant_id, from, to).await
     }
 }
 

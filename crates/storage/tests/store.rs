@@ -17,6 +17,8 @@ mod idempotency;
 mod import;
 #[path = "store/keys.rs"]
 mod keys;
+#[path = "store/log.rs"]
+mod log;
 #[path = "store/pages.rs"]
 mod pages;
 #[path = "store/search.rs"]
@@ -70,4 +72,14 @@ backend_tests! {
     connection::ping_answers,
     connection::migrate_twice_changes_nothing,
     connection::closed_pool_is_unavailable,
+    log::every_entry_has_a_proof_against_every_later_checkpoint,
+    log::entries_leaves_and_checkpoints_cannot_be_changed_or_deleted,
+    log::a_changed_field_is_found,
+    log::a_deleted_entry_is_found,
+    log::a_forged_entry_is_found,
+    log::swapped_entries_are_found,
+    log::an_entry_moved_to_another_tenant_is_found,
+    log::a_rewritten_tree_is_found,
+    log::a_replaced_signing_key_is_found,
+    log::an_export_in_log_order_reproduces_the_checkpoint,
 }

@@ -32,6 +32,7 @@ impl Server {
             .env("AUDITLOG_DATABASE_URL", database_url)
             .env("AUDITLOG_LISTEN", "127.0.0.1:0")
             .env("AUDITLOG_BOOTSTRAP_API_KEY", KEY)
+            .env("AUDITLOG_SIGNING_KEY_FILE", signing_key_file())
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -95,9 +96,17 @@ impl Server {
     }
 }
 
+/// The log signing key of every test server: one file for all of them, so that a
+/// restarted server signs with the key it had (the first start makes it).
+pub fn signing_key_file() -> std::path::PathBuf {
+    option_env!("CARGO_TARGET_TMPDIR")
+        .map_or_else(std::env::temp_dir, std::path::PathBuf::from)
+        .join("auditlog-test-signing.key")
+}
+
 /// The binary under test: Cargo's for tests, `AUDITLOG_BIN` for the soak example (which
 /// Cargo builds without one).
-fn binary() -> String {
+pub fn binary() -> String {
     option_env!("CARGO_BIN_EXE_auditlog")
         .map(str::to_owned)
         .or_else(|| std::env::var("AUDITLOG_BIN").ok())

@@ -148,6 +148,28 @@ impl Backend {
         }
     }
 
+    /// Makes the caller's transaction the only one that grows the tenant's tree until it
+    /// ends, across processes.
+    pub(crate) async fn lock_tree<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        tenant_id: Uuid,
+    ) -> Result<(), StoreError> {
+        match self {
+            // A write transaction holds the whole database already.
+            Backend::Sqlite => Ok(()),
+            Backend::Postgres => postgres::lock_tree(conn, tenant_id).await,
+        }
+    }
+
+    /// Whether the store's connections have been closed.
+    pub(crate) fn is_closed(self, db: &DatabaseConnection) -> bool {
+        match self {
+            Backend::Sqlite => db.get_sqlite_connection_pool().is_closed(),
+            Backend::Postgres => db.get_postgres_connection_pool().is_closed(),
+        }
+    }
+
     /// Begins the transaction of a bulk load, which holds the entries table to itself.
     pub(crate) async fn begin_load(
         self,

@@ -39,3 +39,7 @@ pub(crate) fn person_terms_of_entries() -> String {
 pub(crate) fn insert_terms(select: &str) -> String {
     format!("INSERT INTO audit_log_terms (tenant_id, field, value, key) {select}")
 }
+
+/// Queues every entry for the log, each tenant's in the order of time.
+pub(crate) const PENDING_OF_ENTRIES: &str = "INSERT INTO audit_log_pending (tenant_id, entry_id) \
+     SELECT tenant_id, id FROM audit_logs ORDER BY tenant_id, created_at, id";

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::{Load, shared};
 use crate::{
     error::{db_error, sqlx_error},
+    log,
     schema::entry,
     search::{self, Learned},
 };
@@ -127,7 +128,7 @@ fn insert_sql(rows: usize, tail: &str) -> String {
 }
 
 /// [`super::Backend::insert_new`]: rows a few hundred a statement, then the new
-/// rows' search terms.
+/// rows' places in the log's queue and their search terms.
 pub(super) async fn insert_new<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
@@ -152,7 +153,12 @@ pub(super) async fn insert_new<C: ConnectionTrait>(
             inserted.insert(row.try_get::<Uuid>("", "id").map_err(db_error)?);
         }
     }
-    let new_rows = rows.iter().filter(|row| inserted.contains(&row.id));
+    let new_rows: Vec<&entry::Model> = rows
+        .iter()
+        .filter(|row| inserted.contains(&row.id))
+        .collect();
+    let new_ids: Vec<Uuid> = new_rows.iter().map(|row| row.id).collect();
+    log::pending::enqueue(conn, tenant_id, new_ids).await?;
     search::record::record(conn, tenant_id, search::of_rows(new_rows)).await?;
     Ok((inserted, Learned::default()))
 }
@@ -221,6 +227,7 @@ impl Load for SqliteLoad {
             "audit_log_counts",
             "audit_log_terms",
             "audit_log_terms_search",
+            "audit_log_pending",
         ] {
             self.execute(&format!("DELETE FROM {table}")).await?;
         }

@@ -9,9 +9,13 @@
 //! insert and its `COPY` encoding are all derived from the entity's columns.
 
 pub mod api_key;
+pub mod checkpoint;
 pub mod count;
 pub mod entry;
 pub(crate) mod ip_key;
+pub mod leaf;
+pub mod pending;
+pub mod signing_key;
 pub mod tenant;
 pub mod term;
 

@@ -208,7 +208,7 @@ impl BulkImport {
 pub struct BuildTimes {
     /// The entries' primary key and other indexes.
     pub indexes: Duration,
-    /// The daily counts.
+    /// The daily counts (and the log's queue).
     pub counts: Duration,
     /// The search terms and their indexes (on PostgreSQL, with the address suffixes).
     pub terms: Duration,
@@ -299,6 +299,8 @@ async fn build(txn: &mut dyn Load, rebuild: &[Rebuild]) -> Result<BuildTimes, St
     times.indexes = started.elapsed();
     let started = Instant::now();
     txn.execute(&shared::counts_of_entries()).await?;
+    // The log takes the entries from its queue in the background.
+    txn.execute(shared::PENDING_OF_ENTRIES).await?;
     times.counts = started.elapsed();
     let started = Instant::now();
     txn.execute(&shared::insert_terms(&txn.terms_of_entries()))

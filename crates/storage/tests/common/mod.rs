@@ -254,3 +254,73 @@ pub fn newest_first(entries: &[AuditLog]) -> Vec<Uuid> {
     sorted.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id)));
     sorted.iter().map(|e| e.id).collect()
 }
+
+/// Runs `statements` (with their values) as someone with the database's credentials
+/// can, around the triggers that keep the log append-only: PostgreSQL's replication
+/// role skips them for one transaction; SQLite's are dropped and put back.
+pub async fn bypassing_triggers(
+    db: &DatabaseConnection,
+    statements: &[(&str, Vec<sea_orm::Value>)],
+) {
+    use sea_orm::{Statement, TransactionTrait};
+    let backend = db.get_database_backend();
+    let txn = db.begin().await.expect("begin");
+    let triggers: Vec<(String, String)> = if backend == sea_orm::DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL session_replication_role = replica")
+            .await
+            .expect("replica role");
+        Vec::new()
+    } else {
+        let rows = txn
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'",
+            ))
+            .await
+            .expect("triggers");
+        let triggers: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("", "name").expect("name"),
+                    r.try_get("", "sql").expect("sql"),
+                )
+            })
+            .collect();
+        for (name, _) in &triggers {
+            txn.execute_unprepared(&format!("DROP TRIGGER \"{name}\""))
+                .await
+                .expect("drop trigger");
+        }
+        triggers
+    };
+    for (sql, values) in statements {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            *sql,
+            values.clone(),
+        ))
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+    for (_, create) in triggers {
+        txn.execute_unprepared(&create)
+            .await
+            .expect("put the trigger back");
+    }
+    txn.commit().await.expect("commit");
+}
+
+/// Deletes every entry (and its place in the log) bypassing the triggers that refuse it.
+pub async fn delete_all_entries_bypassing_the_log(db: &DatabaseConnection) {
+    bypassing_triggers(
+        db,
+        &[
+            ("DELETE FROM audit_logs", vec![]),
+            ("DELETE FROM audit_log_leaves", vec![]),
+            ("DELETE FROM audit_log_checkpoints", vec![]),
+            ("DELETE FROM audit_log_pending", vec![]),
+        ],
+    )
+    .await;
+}

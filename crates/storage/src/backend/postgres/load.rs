@@ -81,6 +81,7 @@ impl Load for PostgresLoad {
             "audit_log_counts",
             "audit_log_terms",
             "audit_log_ip_suffixes",
+            "audit_log_pending",
         ] {
             self.execute(&format!("DELETE FROM {table}")).await?;
         }

@@ -74,6 +74,25 @@ pub(super) async fn after_load(db: &DatabaseConnection) -> Duration {
     started.elapsed()
 }
 
+/// A lock of the tenant's tree until the transaction ends: an advisory lock on a key
+/// made of the tenant id's first 8 bytes (a shared key only makes two tenants wait for
+/// each other).
+pub(super) async fn lock_tree<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+) -> Result<(), StoreError> {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&tenant_id.as_bytes()[..8]);
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [i64::from_be_bytes(first).into()],
+    ))
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 /// The indexed form of `expr` (a value, or a `LIKE` pattern of one), as the trigram
 /// index of the search terms covers it (migration m20260103): each `.`, `:`, `-` and
 /// `@` becomes a letter, so that an address is one word of selective trigrams.
@@ -92,8 +111,9 @@ fn after_first_separator(q: &str) -> Option<&str> {
 
 /// [`super::Backend::insert_new`] in one statement: the rows travel as one array a
 /// column (a few parameters however large the batch), and so do their search terms,
-/// each marked when `known` holds it. The statement records the terms of the rows it
-/// inserted, skipping the marked ones unless the epoch they were learned at has passed.
+/// each marked when `known` holds it. The statement queues the rows it inserted for
+/// the log and records their terms, skipping the marked ones unless the epoch they
+/// were learned at has passed.
 pub(super) async fn insert_new<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
@@ -167,7 +187,10 @@ static INSERT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH inserted AS ({insert} \
            ON CONFLICT (tenant_id, id) DO NOTHING \
-           RETURNING id, meta_source_ip, actor_user_id_ci, actor_email_ci), \
+           RETURNING tenant_id, id, meta_source_ip, actor_user_id_ci, actor_email_ci), \
+         pending AS ( \
+           INSERT INTO audit_log_pending (tenant_id, entry_id) \
+           SELECT tenant_id, id FROM inserted ORDER BY id), \
          epoch AS ( \
            SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS value, \
              extract(epoch FROM pg_postmaster_start_time())::text || '/' || tableoid::text AS origin \

@@ -1,0 +1,414 @@
+//! Each tenant's transparency log, as both variants serve it: the newest signed
+//! checkpoint, inclusion and consistency proofs ([`log_operations`]), and the verifier
+//! key that checks every checkpoint (`GET /log-key`, [`router`]).
+//!
+//! A client that keeps the verifier key needs to trust nothing else: it opens a
+//! checkpoint with the key and its tenant's origin (`<key name>/<tenant id>`), checks an
+//! entry's leaf hash against the checkpoint's root with the inclusion proof, and checks
+//! that a newer checkpoint extends one it saw before with the consistency proof.
+
+use std::collections::HashMap;
+
+use auditlog_domain::{
+    FilterError, Scope,
+    log::Hash,
+    store::{ConsistencyProof, InclusionProof},
+};
+use axum::{
+    Json,
+    extract::{Path, State, rejection::PathRejection},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    audit_logs::{TenantFrom, tenant_for},
+    auth::KeySource,
+    error::ApiError,
+    query,
+};
+
+/// The path parameters of a request as sent, each parsed (and refused by name) by the
+/// handler that reads it.
+pub(crate) type RawPath = Result<Path<HashMap<String, String>>, PathRejection>;
+
+/// The path parameter `name` as sent; a segment that is not UTF-8 once decoded is
+/// refused later by the parser of the parameter, as any other invalid value.
+pub(crate) fn path_param<'a>(path: &'a RawPath, name: &str) -> &'a str {
+    path.as_ref()
+        .ok()
+        .and_then(|Path(params)| params.get(name))
+        .map_or("<undecodable>", String::as_str)
+}
+
+/// The routes that need no key.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(log_key))
+}
+
+/// The verifier key of the log
+///
+/// The public key that signs every tenant's checkpoints, as a signed-note verifier key
+/// `<name>+<hex key id>+<base64 key>`, named after the log origin. The checkpoints of a
+/// tenant's log carry the origin `<name>/<tenant id>`. Keep it: a checkpoint that does
+/// not verify with it is not this log's.
+#[utoipa::path(
+    get,
+    path = "/log-key",
+    operation_id = "get_log_key",
+    tag = "transparency log",
+    responses(
+        (status = 200, description = "The verifier key, one line of text", body = String,
+            content_type = "text/plain; charset=utf-8", example = json!(EXAMPLE_VERIFIER_KEY)),
+    ),
+)]
+async fn log_key(State(state): State<AppState>) -> String {
+    format!("{}\n", state.verifier_key)
+}
+
+/// The tenant's newest signed checkpoint: the note exactly as signed, or 404 while the
+/// log is empty.
+pub(crate) async fn checkpoint(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: KeySource,
+    tenant: TenantFrom<'_>,
+) -> Result<Response, ApiError> {
+    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
+    match state.log.latest_checkpoint(tenant_id).await? {
+        Some(checkpoint) => Ok(checkpoint.note.into_response()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "the tenant's log is empty: no entry has joined it yet (entries join within a second of being recorded)",
+        )),
+    }
+}
+
+/// The proof that entry `raw_id` is in the tenant's log, at `tree_size` or at the
+/// newest checkpoint.
+pub(crate) async fn inclusion(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: KeySource,
+    tenant: TenantFrom<'_>,
+    raw_id: &str,
+    raw_query: Option<&str>,
+) -> Result<Response, ApiError> {
+    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
+    let id = Uuid::parse_str(raw_id).map_err(|_| FilterError {
+        parameter: "id".to_owned(),
+        value: auditlog_domain::text::excerpt(raw_id),
+        reason: "must be the UUID of an entry".to_owned(),
+    })?;
+    let [tree_size] = query::parse_sizes(raw_query, ["tree_size"])?;
+    let proof = state.log.inclusion_proof(tenant_id, id, tree_size).await?;
+    Ok(Json(InclusionBody::from(proof)).into_response())
+}
+
+/// The proof that the tenant's log at `from` leaves is a prefix of it at `to`.
+pub(crate) async fn consistency(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: KeySource,
+    tenant: TenantFrom<'_>,
+    raw_query: Option<&str>,
+) -> Result<Response, ApiError> {
+    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
+    let [from, to] = query::parse_sizes(raw_query, ["from", "to"])?;
+    let required = |name: &str| {
+        ApiError::bad_request(format!(
+            "the parameter '{name}' is required: a tree size of the tenant's log"
+        ))
+    };
+    let from = from.ok_or_else(|| required("from"))?;
+    let to = to.ok_or_else(|| required("to"))?;
+    let proof = state.log.consistency_proof(tenant_id, from, to).await?;
+    Ok(Json(ConsistencyBody::from(proof)).into_response())
+}
+
+/// The proof that an entry is a leaf of its tenant's log (RFC 9162, section 2.1.3), and
+/// the signed checkpoint it leads to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "leaf_index": 2,
+    "tree_size": 5,
+    "inclusion_proof": EXAMPLE_INCLUSION_PROOF,
+    "checkpoint": EXAMPLE_CHECKPOINT,
+}))]
+pub(crate) struct InclusionBody {
+    /// The entry's 0-based index among the tenant's entries, in the order the log took
+    /// them in.
+    leaf_index: u64,
+    /// The size of the tree the proof is for: the checkpoint's size.
+    tree_size: u64,
+    /// The hashes that lead from the entry's leaf hash to the checkpoint's root, from the
+    /// leaf up, each in standard base64.
+    #[schema(value_type = Vec<String>)]
+    inclusion_proof: Vec<Hash>,
+    /// The signed checkpoint (C2SP signed note) of the tenant's log at `tree_size`.
+    checkpoint: String,
+}
+
+impl From<InclusionProof> for InclusionBody {
+    fn from(proof: InclusionProof) -> Self {
+        Self {
+            leaf_index: proof.leaf_index,
+            tree_size: proof.tree_size,
+            inclusion_proof: proof.proof,
+            checkpoint: proof.checkpoint,
+        }
+    }
+}
+
+/// The proof that the tenant's log at `from` leaves is a prefix of the log at `to`
+/// (RFC 9162, section 2.1.4).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"from": 3, "to": 5, "proof": EXAMPLE_CONSISTENCY_PROOF}))]
+pub(crate) struct ConsistencyBody {
+    /// The older tree size.
+    from: u64,
+    /// The newer tree size.
+    to: u64,
+    /// The proof's hashes, each in standard base64; empty when `from` is 0 or equals `to`.
+    #[schema(value_type = Vec<String>)]
+    proof: Vec<Hash>,
+}
+
+impl From<ConsistencyProof> for ConsistencyBody {
+    fn from(proof: ConsistencyProof) -> Self {
+        Self {
+            from: proof.from,
+            to: proof.to,
+            proof: proof.proof,
+        }
+    }
+}
+
+/// The query of an inclusion proof, as the document describes it.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Read by the OpenAPI derive only; the handler parses the raw query.
+pub(crate) struct ProofQuery {
+    /// The tree size to prove inclusion at: above the entry's leaf index, and not beyond
+    /// the newest checkpoint. The newest checkpoint's size when absent.
+    #[param(minimum = 1, example = 5)]
+    tree_size: Option<u64>,
+}
+
+/// The query of a consistency proof, as the document describes it.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Read by the OpenAPI derive only; the handler parses the raw query.
+pub(crate) struct ConsistencyQuery {
+    /// The older tree size: at most `to`.
+    #[param(minimum = 0, example = 3)]
+    from: u64,
+    /// The newer tree size: not beyond the newest checkpoint.
+    #[param(minimum = 0, example = 5)]
+    to: u64,
+}
+
+// The document's examples: a log of five leaves (leaf `i` holds the one byte `i`) of
+// the default tenant, signed by a key made for them; the tests below check them.
+/// The verifier key of the document's examples.
+pub(crate) const EXAMPLE_VERIFIER_KEY: &str =
+    "auditlog+01c30755+AQh0xWLg8MBqARvq0bAGrP0Et0GNdYbYg2WiarnVQEyT";
+/// A checkpoint of the document's examples.
+pub(crate) const EXAMPLE_CHECKPOINT: &str = "auditlog/00000000-0000-0000-0000-000000000001\n5\nuFW0LWww9bCH4FJmeD+9bjlPe5JgE8yqZ3AKiwxaWW8=\n\n\u{2014} auditlog/00000000-0000-0000-0000-000000000001 YogPMfqfFVGZ/wYYeBGD1bFXBtEzjNPEq2l+VwRJBGZDNPbr4C78vijnNKufrdnfHz9/dKbeYk3KTE2HXh0YDmVGgwM=\n";
+/// The inclusion proof of leaf 2 at size 5 in the document's examples.
+pub(crate) const EXAMPLE_INCLUSION_PROOF: [&str; 3] = [
+    "WDx9+3swVdmUZVRAMqVx4QoTSxtvdpQiu7cf1/oWel0=",
+    "ogv5p8wtyKCPX0FacbGfasQnurVNJO7IaLXTEDRJlTo=",
+    "TzUhLRL5rSA2SSyV8f55uvTse9m+89/6dXnyKT/1RqQ=",
+];
+/// The consistency proof from size 3 to size 5 in the document's examples.
+pub(crate) const EXAMPLE_CONSISTENCY_PROOF: [&str; 4] = [
+    "/PCmxwDdE+J0tvuo3uqN2bJuTu3eNJVxfKyECMnFF38=",
+    "WDx9+3swVdmUZVRAMqVx4QoTSxtvdpQiu7cf1/oWel0=",
+    "ogv5p8wtyKCPX0FacbGfasQnurVNJO7IaLXTEDRJlTo=",
+    "TzUhLRL5rSA2SSyV8f55uvTse9m+89/6dXnyKT/1RqQ=",
+];
+
+/// Declares a variant's three log operations, `get_checkpoint`, `get_inclusion_proof`
+/// and `get_consistency_proof`, and its `log_router()`; the handlers, descriptions and
+/// response tables are written here once, as [`crate::audit_logs::audit_log_operations`]
+/// writes those of the entries.
+///
+/// - `paths`, `tag`, `operation_ids`: where and under what names they are documented;
+/// - `path_params`: the documented tenant path parameter, if any;
+/// - `security`: the documented schemes; `forbidden`: the 403 description;
+/// - `key`: the [`KeySource`]; `tenant`: the [`TenantFrom`] of the request's path
+///   parameters ([`RawPath`]);
+/// - `errors`: the error type the variant renders, and its documented body.
+macro_rules! log_operations {
+    (
+        paths: ($checkpoint_path:tt, $proof_path:tt, $consistency_path:tt $(,)?),
+        tag: $tag:tt,
+        operation_ids: ($checkpoint_id:tt, $proof_id:tt, $consistency_id:tt $(,)?),
+        path_params: [$($path_param:tt)?],
+        security: [$($security:tt)*],
+        forbidden: $forbidden:tt,
+        key: $source:expr,
+        tenant: |$path:ident| $tenant:expr,
+        errors: ($error:ty, $error_body:tt) $(,)?
+    ) => {
+        /// The log routes of this variant.
+        pub(crate) fn log_router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
+            utoipa_axum::router::OpenApiRouter::new()
+                .routes(utoipa_axum::routes!(get_checkpoint))
+                .routes(utoipa_axum::routes!(get_inclusion_proof))
+                .routes(utoipa_axum::routes!(get_consistency_proof))
+        }
+
+        /// The newest checkpoint of the tenant's log
+        ///
+        /// The tenant's entries are the leaves of a Merkle tree (RFC 9162); this is its
+        /// newest signed head, a C2SP tlog-checkpoint signed note: the origin
+        /// `<log origin>/<tenant id>`, the number of entries the log holds, the base64
+        /// root hash, a blank line and the signature. Open it with the key of
+        /// `GET /log-key`. Entries join the log within about a second of being recorded.
+        #[utoipa::path(
+            get,
+            path = $checkpoint_path,
+            operation_id = $checkpoint_id,
+            tag = $tag,
+            $(params($path_param),)?
+            responses(
+                (status = 200, description = "The signed checkpoint, exactly as signed", body = String,
+                    content_type = "text/plain; charset=utf-8", example = json!(crate::log::EXAMPLE_CHECKPOINT)),
+                (status = 400, description = "The tenant id is not a UUID", body = $error_body),
+                (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
+                (status = 403, description = $forbidden, body = $error_body),
+                (status = 404, description = "The tenant's log is still empty", body = $error_body),
+                (status = 500, description = "Internal error", body = $error_body),
+                (status = 503, description = "The database is unavailable", body = $error_body),
+            ),
+            security($($security)*),
+        )]
+        async fn get_checkpoint(
+            axum::extract::State(state): axum::extract::State<crate::AppState>,
+            $path: crate::log::RawPath,
+            headers: axum::http::HeaderMap,
+        ) -> Result<axum::response::Response, $error> {
+            let tenant = $tenant;
+            Ok(crate::log::checkpoint(&state, &headers, $source, tenant).await?)
+        }
+
+        /// The inclusion proof of an entry
+        ///
+        /// Proves that the entry is a leaf of the tenant's log: its leaf hash is
+        /// SHA-256(0x00 || the RFC 8785 canonical JSON of the entry as listed), and the
+        /// proof's hashes lead from it to the root of the signed checkpoint that comes
+        /// with it (RFC 9162, section 2.1.3). At the newest checkpoint unless `tree_size`
+        /// asks for an older size. An entry recorded a moment ago may not have joined
+        /// the log yet: 404 that says so; try again in a second.
+        #[utoipa::path(
+            get,
+            path = $proof_path,
+            operation_id = $proof_id,
+            tag = $tag,
+            params(
+                $($path_param,)?
+                ("id" = uuid::Uuid, Path, description = "The id of the entry"),
+                crate::log::ProofQuery,
+            ),
+            responses(
+                (status = 200, description = "The proof, and the checkpoint it leads to", body = crate::log::InclusionBody),
+                (status = 400, description = "The id or `tree_size` is invalid, or the log has not reached `tree_size`, or `tree_size` does not hold the entry; the message names the parameter", body = $error_body),
+                (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
+                (status = 403, description = $forbidden, body = $error_body),
+                (status = 404, description = "The tenant has no such entry, or the entry has not joined the log yet (try again in a second)", body = $error_body),
+                (status = 500, description = "Internal error", body = $error_body),
+                (status = 503, description = "The database is unavailable", body = $error_body),
+            ),
+            security($($security)*),
+        )]
+        async fn get_inclusion_proof(
+            axum::extract::State(state): axum::extract::State<crate::AppState>,
+            $path: crate::log::RawPath,
+            headers: axum::http::HeaderMap,
+            uri: axum::http::Uri,
+        ) -> Result<axum::response::Response, $error> {
+            let id = crate::log::path_param(&$path, "id");
+            let tenant = $tenant;
+            Ok(crate::log::inclusion(&state, &headers, $source, tenant, id, uri.query()).await?)
+        }
+
+        /// The consistency proof between two sizes of the log
+        ///
+        /// Proves that the tenant's log at `from` entries is a prefix of the log at `to`
+        /// (RFC 9162, section 2.1.4): nothing the older checkpoint covered was changed or
+        /// removed since. Check it against the roots of the two checkpoints.
+        #[utoipa::path(
+            get,
+            path = $consistency_path,
+            operation_id = $consistency_id,
+            tag = $tag,
+            params($($path_param,)? crate::log::ConsistencyQuery),
+            responses(
+                (status = 200, description = "The proof", body = crate::log::ConsistencyBody),
+                (status = 400, description = "`from` or `to` is missing or invalid, `from` is above `to`, or the log has not reached `to`; the message names the parameter", body = $error_body),
+                (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
+                (status = 403, description = $forbidden, body = $error_body),
+                (status = 500, description = "Internal error", body = $error_body),
+                (status = 503, description = "The database is unavailable", body = $error_body),
+            ),
+            security($($security)*),
+        )]
+        async fn get_consistency_proof(
+            axum::extract::State(state): axum::extract::State<crate::AppState>,
+            $path: crate::log::RawPath,
+            headers: axum::http::HeaderMap,
+            uri: axum::http::Uri,
+        ) -> Result<axum::response::Response, $error> {
+            let tenant = $tenant;
+            Ok(crate::log::consistency(&state, &headers, $source, tenant, uri.query()).await?)
+        }
+    };
+}
+
+pub(crate) use log_operations;
+
+#[cfg(test)]
+mod tests {
+    use auditlog_domain::{
+        DEFAULT_TENANT_ID,
+        log::{
+            Checkpoint, DEFAULT_LOG_ORIGIN, MemoryTree, leaf_hash, tenant_origin,
+            verify_consistency, verify_inclusion,
+        },
+    };
+
+    use super::*;
+
+    fn hashes(texts: &[&str]) -> Vec<Hash> {
+        texts
+            .iter()
+            .map(|text| text.parse().expect("a base64 hash"))
+            .collect()
+    }
+
+    #[test]
+    fn the_documents_examples_verify() {
+        let key = EXAMPLE_VERIFIER_KEY.parse().expect("a verifier key");
+        let origin = tenant_origin(DEFAULT_LOG_ORIGIN, DEFAULT_TENANT_ID);
+        let checkpoint = Checkpoint::open(EXAMPLE_CHECKPOINT, &key, &origin).expect("it opens");
+        assert_eq!(checkpoint.size(), 5);
+        let inclusion = hashes(&EXAMPLE_INCLUSION_PROOF);
+        verify_inclusion(2, 5, leaf_hash(&[2]), checkpoint.root(), &inclusion)
+            .expect("the inclusion proof verifies");
+        let mut tree = MemoryTree::new();
+        for leaf in 0..3u8 {
+            tree.push(leaf_hash(&[leaf])).expect("pushed");
+        }
+        let old_root = tree.root().expect("a root");
+        let consistency = hashes(&EXAMPLE_CONSISTENCY_PROOF);
+        verify_consistency(3, 5, old_root, checkpoint.root(), &consistency)
+            .expect("the consistency proof verifies");
+    }
+}

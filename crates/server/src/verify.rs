@@ -1,0 +1,217 @@
+//! `auditlog verify`: checks each tenant's log against its entries in the database, or
+//! an NDJSON export against a checkpoint with no database at all.
+
+use std::{
+    io::BufRead,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{Context, bail};
+use auditlog_domain::{
+    AuditLog,
+    log::{Checkpoint, MemoryTree, VerifierKey, leaf_bytes, leaf_hash},
+};
+use auditlog_storage::{SeaOrmStore, StoreOptions, TenantReport};
+use indicatif::{ProgressBar, ProgressStyle};
+use uuid::Uuid;
+
+use crate::{config::LogConfig, signing_key};
+
+/// Arguments of `auditlog verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Only this tenant (online).
+    #[arg(long)]
+    pub tenant: Option<Uuid>,
+    /// The verifier key to check signatures with: its text (`name+id+key`) or a file
+    /// that holds it. Online, the key of the signing key file when not given.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Offline: an NDJSON export of one tenant's whole log, in log order.
+    #[arg(long, requires = "key")]
+    pub entries: Option<PathBuf>,
+    /// Offline: the checkpoint (signed note) that the export must reproduce; the
+    /// export's last line when not given.
+    #[arg(long, requires = "entries")]
+    pub checkpoint: Option<PathBuf>,
+    /// The log origin that names the logs, as `serve` takes it (`AUDITLOG_LOG_ORIGIN`,
+    /// else the host of `AUDITLOG_PUBLIC_URL`, else `auditlog`); offline it is read
+    /// from the checkpoint.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// The signing key file whose verifier key is used when `--key` is not given
+    /// (`AUDITLOG_SIGNING_KEY_FILE`, else `auditlog-signing.key`); never made here.
+    #[arg(long)]
+    pub signing_key_file: Option<PathBuf>,
+}
+
+impl VerifyArgs {
+    /// The log settings as `serve` reads them, with this command's overrides.
+    fn log_config(&self) -> LogConfig {
+        let mut config = LogConfig::from_env();
+        if let Some(origin) = &self.origin {
+            config.origin.clone_from(origin);
+        }
+        if let Some(file) = &self.signing_key_file {
+            config.key_file.clone_from(file);
+        }
+        config
+    }
+}
+
+/// Runs `auditlog verify`; fails when anything disagrees.
+pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<()> {
+    let config = args.log_config();
+    if let Some(entries) = &args.entries {
+        let key = verifier_key(args.key.as_deref(), &config)?;
+        return offline(entries, args.checkpoint.as_deref(), &key);
+    }
+    let key = verifier_key(args.key.as_deref(), &config)?;
+    let store = SeaOrmStore::connect(database_url, StoreOptions::default())
+        .await
+        .context("connecting to the database")?;
+    let tenants = match args.tenant {
+        Some(tenant) => vec![tenant],
+        None => store.log_tenants().await?,
+    };
+    let mut failed = 0;
+    let started = Instant::now();
+    let mut leaves = 0;
+    for tenant in tenants {
+        let bar = ProgressBar::new_spinner().with_message(format!("tenant {tenant}"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}: {pos} leaves ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        let progress = |n: u64| bar.set_position(n);
+        let report = store
+            .verify_log(tenant, &key, &config.origin, &progress)
+            .await?;
+        bar.finish_and_clear();
+        leaves += report.leaves;
+        print_report(&report);
+        if !report.verified() {
+            failed += 1;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{leaves} leaves checked in {seconds:.1} s ({:.0} a second)",
+        leaves as f64 / seconds.max(1e-9)
+    );
+    if failed > 0 {
+        bail!("the log of {failed} tenant(s) does not match its entries");
+    }
+    Ok(())
+}
+
+fn print_report(report: &TenantReport) {
+    let status = if report.verified() {
+        "verified"
+    } else {
+        "FAILED"
+    };
+    println!(
+        "tenant {}: {status}: {} entries, {} leaves, {} queued, {} checkpoints (newest of size {})",
+        report.tenant_id,
+        report.entries,
+        report.leaves,
+        report.pending,
+        report.checkpoints,
+        report.newest_size
+    );
+    if let Some(first) = report.findings.first() {
+        println!("  first: {first}");
+        for finding in report.findings.iter().skip(1).take(20) {
+            println!("  also:  {finding}");
+        }
+        if report.findings.len() > 21 {
+            println!("  and {} more", report.findings.len() - 21);
+        }
+    }
+}
+
+/// The verifier key from `--key` (its text, or a file holding it), else the verifier
+/// key of the signing key file.
+fn verifier_key(given: Option<&str>, config: &LogConfig) -> anyhow::Result<VerifierKey> {
+    let Some(given) = given else {
+        return signing_key::existing_verifier(config);
+    };
+    let text = if Path::new(given).is_file() {
+        std::fs::read_to_string(given).with_context(|| format!("reading {given}"))?
+    } else {
+        given.to_owned()
+    };
+    text.trim()
+        .parse()
+        .map_err(|err| anyhow::anyhow!("--key is not a verifier key: {err}"))
+}
+
+/// Checks that the entries of `entries` (NDJSON, in log order) reproduce the root of
+/// the checkpoint in `checkpoint` (else the export's last line), signed by `key`.
+fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::open(entries).with_context(|| format!("reading {}", entries.display()))?;
+    let mut tree = MemoryTree::new();
+    let mut tenant: Option<Uuid> = None;
+    let mut trailer: Option<String> = None;
+    for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading line {}", number + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if trailer.is_some() {
+            bail!("line {} follows the checkpoint line", number + 1);
+        }
+        if let Ok(Trailer { checkpoint }) = serde_json::from_str::<Trailer>(&line) {
+            trailer = Some(checkpoint);
+            continue;
+        }
+        let entry: AuditLog = serde_json::from_str(&line)
+            .with_context(|| format!("line {} is not an entry", number + 1))?;
+        if *tenant.get_or_insert(entry.tenant_id) != entry.tenant_id {
+            bail!("line {} is an entry of another tenant", number + 1);
+        }
+        let bytes =
+            leaf_bytes(&entry).map_err(|err| anyhow::anyhow!("line {}: {err}", number + 1))?;
+        tree.push(leaf_hash(&bytes))?;
+    }
+    let note = match checkpoint {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => trailer.context("the export ends with no checkpoint: give --checkpoint")?,
+    };
+    let origin = note.lines().next().unwrap_or_default().to_owned();
+    let opened = Checkpoint::open(&note, key, &origin)
+        .map_err(|err| anyhow::anyhow!("the checkpoint does not verify: {err}"))?;
+    if let Some(tenant) = tenant
+        && !origin.ends_with(&format!("/{tenant}"))
+    {
+        bail!("the checkpoint is of the log {origin}, not of tenant {tenant}'s");
+    }
+    if tree.size() != opened.size() {
+        bail!(
+            "the export holds {} entries, the checkpoint covers {}",
+            tree.size(),
+            opened.size()
+        );
+    }
+    if tree.root()? != opened.root() {
+        bail!("the entries do not reproduce the checkpoint's root: they are not the log it signs");
+    }
+    println!(
+        "verified: {} entries reproduce the signed checkpoint of {origin} (size {})",
+        tree.size(),
+        opened.size()
+    );
+    Ok(())
+}
+
+/// The last line of a whole-log NDJSON export.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Trailer {
+    checkpoint: String,
+}

@@ -1,0 +1,233 @@
+//! The integrator: moves queued entries into their tenant's tree, in queue order, and
+//! signs a checkpoint of the grown tree, all in one transaction. It runs behind the
+//! writes (as Trillian's and Tessera's do), so a write waits for no hashing; after a
+//! crash it resumes from the queue, which the writes filled in their own transactions.
+
+use std::collections::{HashMap, HashSet};
+
+use auditlog_domain::{
+    AuditLog, StoreError,
+    log::{Checkpoint, Hash as LogHash, leaf_bytes, leaf_hash, tenant_origin},
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use tlog_tiles::Hash;
+use uuid::Uuid;
+
+use super::{
+    LogSigner,
+    hashes::{StoredHashes, join},
+};
+use crate::{
+    SeaOrmStore,
+    backend::Backend,
+    error::db_error,
+    schema::{checkpoint, entry, leaf, now, pending},
+    write::txn::WriteTxn,
+};
+
+/// Entries taken into a tree per transaction at most.
+const BATCH: u64 = 5_000;
+/// Ids per `SELECT ... IN (...)` and rows per `INSERT`.
+const CHUNK: usize = 1_000;
+
+/// The tenants that have queued entries.
+pub(crate) async fn tenants_with_pending<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<Uuid>, StoreError> {
+    pending::Entity::find()
+        .select_only()
+        .column(pending::Column::TenantId)
+        .distinct()
+        .into_tuple()
+        .all(conn)
+        .await
+        .map_err(db_error)
+}
+
+/// Takes up to [`BATCH`] of the tenant's queued entries into its tree and signs a
+/// checkpoint of it; returns the new size, or `None` when nothing was queued.
+pub(crate) async fn integrate(
+    store: &SeaOrmStore,
+    signer: &LogSigner,
+    tenant_id: Uuid,
+) -> Result<Option<u64>, StoreError> {
+    let txn = WriteTxn::begin(store).await?;
+    let result = integrate_in(&*txn, signer, tenant_id).await;
+    txn.end(result).await
+}
+
+/// The size of the tenant's tree: one past its last leaf.
+pub(crate) async fn tree_size<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+) -> Result<u64, StoreError> {
+    let last: Option<i64> = leaf::Entity::find()
+        .select_only()
+        .column(leaf::Column::LeafIndex)
+        .filter(leaf::Column::TenantId.eq(tenant_id))
+        .order_by_desc(leaf::Column::LeafIndex)
+        .limit(1)
+        .into_tuple()
+        .one(conn)
+        .await
+        .map_err(db_error)?;
+    Ok(last.map_or(0, |last| u64::try_from(last).unwrap_or_default() + 1))
+}
+
+async fn integrate_in<C: ConnectionTrait>(
+    conn: &C,
+    signer: &LogSigner,
+    tenant_id: Uuid,
+) -> Result<Option<u64>, StoreError> {
+    // One integrator a tenant at a time, whichever process it runs in.
+    Backend::of(conn)?.lock_tree(conn, tenant_id).await?;
+    let queued = pending::Entity::find()
+        .filter(pending::Column::TenantId.eq(tenant_id))
+        .order_by_asc(pending::Column::Seq)
+        .limit(BATCH)
+        .all(conn)
+        .await
+        .map_err(db_error)?;
+    if queued.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<Uuid> = queued.iter().map(|q| q.entry_id).collect();
+    let entries = entries_of(conn, tenant_id, &ids).await?;
+    let in_tree = already_in_tree(conn, tenant_id, &ids).await?;
+
+    let size = tree_size(conn, tenant_id).await?;
+    let mut hashes = StoredHashes::new(tenant_id);
+    let mut leaves = Vec::with_capacity(queued.len());
+    let mut taken = HashSet::with_capacity(queued.len());
+    for queued in &queued {
+        let id = queued.entry_id;
+        // A queue row twice, or for an entry that is not there (only someone writing
+        // the database by hand makes either): the tree takes each entry once.
+        let Some(entry) = entries.get(&id) else {
+            tracing::warn!(tenant = %tenant_id, entry = %id, "a queued entry is not stored; skipped");
+            continue;
+        };
+        if in_tree.contains(&id) || !taken.insert(id) {
+            continue;
+        }
+        let n = size + leaves.len() as u64;
+        // Only an entry stored before integers beyond 2^53 were refused has none; it
+        // stays out of the tree, which `verify` reports, rather than stop the log.
+        let bytes = match leaf_bytes(entry) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(tenant = %tenant_id, entry = %id, %error, "an entry cannot become a leaf; skipped");
+                continue;
+            }
+        };
+        let leaf = Hash(leaf_hash(&bytes).0);
+        let stored = hashes
+            .run(conn, |reader| {
+                tlog_tiles::stored_hashes_for_record_hash(n, leaf, reader)
+            })
+            .await?;
+        hashes.learn(n, &stored);
+        leaves.push(leaf::ActiveModel {
+            tenant_id: Set(tenant_id),
+            leaf_index: Set(i64::try_from(n).unwrap_or(i64::MAX)),
+            entry_id: Set(id),
+            hashes: Set(join(&stored)),
+        });
+    }
+    let new_size = size + leaves.len() as u64;
+    let mut leaves = leaves.into_iter().peekable();
+    while leaves.peek().is_some() {
+        let chunk: Vec<leaf::ActiveModel> = leaves.by_ref().take(CHUNK).collect();
+        leaf::Entity::insert_many(chunk)
+            .exec_without_returning(conn)
+            .await
+            .map_err(db_error)?;
+    }
+    let seqs: Vec<i64> = queued.iter().map(|q| q.seq).collect();
+    for chunk in seqs.chunks(CHUNK) {
+        pending::Entity::delete_many()
+            .filter(pending::Column::Seq.is_in(chunk.iter().copied()))
+            .exec(conn)
+            .await
+            .map_err(db_error)?;
+    }
+    if new_size == size {
+        return Ok(None);
+    }
+    let root = hashes
+        .run(conn, |reader| tlog_tiles::tree_hash(new_size, reader))
+        .await?;
+    sign(conn, signer, tenant_id, new_size, root).await?;
+    Ok(Some(new_size))
+}
+
+/// Signs and keeps the checkpoint of the tenant's tree at `size` leaves with `root`.
+async fn sign<C: ConnectionTrait>(
+    conn: &C,
+    signer: &LogSigner,
+    tenant_id: Uuid,
+    size: u64,
+    root: Hash,
+) -> Result<(), StoreError> {
+    let origin = tenant_origin(&signer.origin, tenant_id);
+    let note = Checkpoint::new(&origin, size, LogHash(root.0))
+        .and_then(|checkpoint| checkpoint.sign(&signer.key))
+        .map_err(|err| StoreError::Backend(format!("signing a checkpoint failed: {err}")))?;
+    checkpoint::Entity::insert(checkpoint::ActiveModel {
+        tenant_id: Set(tenant_id),
+        size: Set(i64::try_from(size).unwrap_or(i64::MAX)),
+        root: Set(root.0.to_vec()),
+        note: Set(note),
+        created_at: Set(auditlog_domain::entry::timestamp::to_micros(now())),
+    })
+    .exec_without_returning(conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// The stored entries among `ids`.
+async fn entries_of<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, AuditLog>, StoreError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows = entry::Entity::find()
+            .filter(entry::Column::TenantId.eq(tenant_id))
+            .filter(entry::Column::Id.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await
+            .map_err(db_error)?;
+        for row in rows {
+            let entry = row.into_entry()?;
+            found.insert(entry.id, entry);
+        }
+    }
+    Ok(found)
+}
+
+/// The entries among `ids` that are leaves of the tree already.
+async fn already_in_tree<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> Result<HashSet<Uuid>, StoreError> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<Uuid> = leaf::Entity::find()
+            .select_only()
+            .column(leaf::Column::EntryId)
+            .filter(leaf::Column::TenantId.eq(tenant_id))
+            .filter(leaf::Column::EntryId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await
+            .map_err(db_error)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}

@@ -1,0 +1,114 @@
+//! Each tenant's log: a Merkle tree (RFC 9162) of its entries, with signed checkpoints.
+//!
+//! A write queues the entries it stores ([`pending`]); the integrator ([`integrate`])
+//! takes them into the tree in the background and signs a checkpoint of every size it
+//! reaches; proofs ([`proofs`]) are read from the stored hashes ([`hashes`]).
+
+pub(crate) mod export;
+pub(crate) mod hashes;
+pub(crate) mod integrate;
+pub(crate) mod pending;
+pub(crate) mod proofs;
+pub(crate) mod verify;
+
+use std::{sync::Arc, time::Duration};
+
+use auditlog_domain::log::LogKey;
+use tokio::sync::Notify;
+
+use crate::SeaOrmStore;
+
+/// How often the integrator looks for entries that other processes queued.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+/// The least time between two rounds of the integrator: checkpoints at most a few
+/// times a second.
+const ROUND_EVERY: Duration = Duration::from_millis(100);
+/// How long the integrator waits after a failed round (the database is away, say).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// What signs the checkpoints: the key, and the origin that names the logs (each
+/// tenant's log is `<origin>/<tenant id>`).
+#[derive(Debug, Clone)]
+pub struct LogSigner {
+    /// The signing key; it never enters the database.
+    pub key: Arc<LogKey>,
+    /// The log origin, such as `auditlog` or the service's host name.
+    pub origin: String,
+}
+
+/// The integrator of a store, running on a task of its own until the store's
+/// connections close or [`LogTask::stop`].
+#[derive(Debug)]
+pub struct LogTask {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LogTask {
+    /// Stops the integrator (what is queued stays queued).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Wakes the integrator after a local write.
+#[derive(Debug, Default)]
+pub(crate) struct Wake(Notify);
+
+impl Wake {
+    pub(crate) fn wrote(&self) {
+        self.0.notify_one();
+    }
+}
+
+impl SeaOrmStore {
+    /// Starts taking queued entries into their tenants' trees and signing checkpoints
+    /// with `signer`, on a task of its own. Any number of processes may run it on one
+    /// database: each tenant's tree is grown by one of them at a time.
+    pub async fn start_log(
+        &self,
+        signer: LogSigner,
+    ) -> Result<LogTask, auditlog_domain::StoreError> {
+        proofs::remember_key(self.connection(), &signer.key).await?;
+        self.set_signer(signer.clone());
+        let store = self.clone();
+        let wake = Arc::clone(self.log_wake());
+        let task = tokio::spawn(async move {
+            loop {
+                match round(&store, &signer).await {
+                    Ok(()) => {}
+                    Err(error) => {
+                        if store.is_closed() {
+                            return;
+                        }
+                        tracing::warn!(%error, "taking entries into the log failed; trying again");
+                        tokio::time::sleep(RETRY_AFTER).await;
+                        continue;
+                    }
+                }
+                tokio::time::sleep(ROUND_EVERY).await;
+                let _ = tokio::time::timeout(POLL_EVERY, wake.0.notified()).await;
+            }
+        });
+        Ok(LogTask { task })
+    }
+
+    /// Takes every queued entry into its tenant's tree now, signing checkpoints as the
+    /// integrator does (for tools and tests that run no integrator).
+    pub async fn integrate_now(
+        &self,
+        signer: &LogSigner,
+    ) -> Result<(), auditlog_domain::StoreError> {
+        round(self, signer).await
+    }
+}
+
+/// One round: every tenant with queued entries, until its queue is empty.
+async fn round(store: &SeaOrmStore, signer: &LogSigner) -> Result<(), auditlog_domain::StoreError> {
+    for tenant_id in integrate::tenants_with_pending(store.connection()).await? {
+        while integrate::integrate(store, signer, tenant_id)
+            .await?
+            .is_some()
+        {}
+    }
+    Ok(())
+}
