@@ -3,7 +3,8 @@
 //!
 //! - `audit_log_pending`: the entries stored but not yet in their tenant's tree, in the
 //!   order the log takes them (`seq`). A write adds its new entries here in its own
-//!   transaction; the integrator moves them into the tree and removes them.
+//!   transaction, with its leaf hash when the write computed it (a bulk load leaves it
+//!   out); the integrator moves them into the tree and removes them.
 //! - `audit_log_leaves`: leaf `leaf_index` of a tenant's tree is entry `entry_id`;
 //!   `hashes` are the stored hashes that appending it wrote (its leaf hash, then the
 //!   hash of each subtree it completed), 32 bytes each, so a proof reads a few rows.
@@ -27,6 +28,7 @@ enum AuditLogPending {
     Seq,
     TenantId,
     EntryId,
+    LeafHash,
 }
 
 #[derive(DeriveIden)]
@@ -111,6 +113,7 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(AuditLogPending::TenantId).uuid().not_null())
                     .col(ColumnDef::new(AuditLogPending::EntryId).uuid().not_null())
+                    .col(ColumnDef::new(AuditLogPending::LeafHash).binary().null())
                     .to_owned(),
             )
             .await?;

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::{
     StoreOptions,
     error::db_error,
-    schema::entry,
+    schema::{entry, leaf},
     search::{KnownTerms, Learned},
 };
 
@@ -159,6 +159,43 @@ impl Backend {
             // A write transaction holds the whole database already.
             Backend::Sqlite => Ok(()),
             Backend::Postgres => postgres::lock_tree(conn, tenant_id).await,
+        }
+    }
+
+    /// Inserts the leaves `rows` of a tree.
+    pub(crate) async fn insert_leaves<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        rows: Vec<leaf::Model>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite => sqlite::insert_leaves(conn, rows).await,
+            Backend::Postgres => postgres::tree::insert_leaves(conn, rows).await,
+        }
+    }
+
+    /// Removes the log's queue rows `seqs`.
+    pub(crate) async fn dequeue<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        seqs: Vec<i64>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite => sqlite::dequeue(conn, seqs).await,
+            Backend::Postgres => postgres::tree::dequeue(conn, seqs).await,
+        }
+    }
+
+    /// The entries among `ids` that are leaves of the tenant's tree already.
+    pub(crate) async fn in_tree<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        tenant_id: Uuid,
+        ids: Vec<Uuid>,
+    ) -> Result<HashSet<Uuid>, StoreError> {
+        match self {
+            Backend::Sqlite => sqlite::in_tree(conn, tenant_id, ids).await,
+            Backend::Postgres => postgres::tree::in_tree(conn, tenant_id, ids).await,
         }
     }
 

@@ -6,8 +6,8 @@ use std::{collections::HashSet, time::Duration};
 use async_trait::async_trait;
 use auditlog_domain::StoreError;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait, Value,
+    ColumnTrait, ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait, Value,
     sea_query::Values,
     sqlx::{
         self, AssertSqlSafe, Row as _, Sqlite,
@@ -22,7 +22,7 @@ use super::{Load, shared};
 use crate::{
     error::{db_error, sqlx_error},
     log,
-    schema::entry,
+    schema::{entry, leaf, pending},
     search::{self, Learned},
 };
 
@@ -38,6 +38,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 const INSERT_ROWS: usize = 500;
 /// Rows per `INSERT` of a bulk load: still below that limit.
 const BULK_ROWS: usize = 2000;
+/// Leaves per `INSERT`, and queue rows or ids per `... IN (...)`, of the integrator.
+const LOG_CHUNK: usize = 1000;
 
 /// Pragmas for every pooled connection: durable commits, waiting for locks, and a file
 /// that is created when missing. Returns whether the database is a file (not in memory).
@@ -157,8 +159,7 @@ pub(super) async fn insert_new<C: ConnectionTrait>(
         .iter()
         .filter(|row| inserted.contains(&row.id))
         .collect();
-    let new_ids: Vec<Uuid> = new_rows.iter().map(|row| row.id).collect();
-    log::pending::enqueue(conn, tenant_id, new_ids).await?;
+    log::pending::enqueue(conn, tenant_id, &new_rows).await?;
     search::record::record(conn, tenant_id, search::of_rows(new_rows)).await?;
     Ok((inserted, Learned::default()))
 }
@@ -299,6 +300,59 @@ impl Load for SqliteLoad {
             tracing::warn!(%error, "rolling back a bulk load failed");
         }
     }
+}
+
+/// [`super::Backend::insert_leaves`], a thousand rows a statement.
+pub(super) async fn insert_leaves<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<leaf::Model>,
+) -> Result<(), StoreError> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<leaf::ActiveModel> = rows.by_ref().take(LOG_CHUNK).map(Into::into).collect();
+        leaf::Entity::insert_many(chunk)
+            .exec_without_returning(conn)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// [`super::Backend::dequeue`], a thousand rows a statement.
+pub(super) async fn dequeue<C: ConnectionTrait>(
+    conn: &C,
+    seqs: Vec<i64>,
+) -> Result<(), StoreError> {
+    for chunk in seqs.chunks(LOG_CHUNK) {
+        pending::Entity::delete_many()
+            .filter(pending::Column::Seq.is_in(chunk.iter().copied()))
+            .exec(conn)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// [`super::Backend::in_tree`], a thousand ids a statement.
+pub(super) async fn in_tree<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    ids: Vec<Uuid>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(LOG_CHUNK) {
+        let rows: Vec<Uuid> = leaf::Entity::find()
+            .select_only()
+            .column(leaf::Column::EntryId)
+            .filter(leaf::Column::TenantId.eq(tenant_id))
+            .filter(leaf::Column::EntryId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await
+            .map_err(db_error)?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -82,7 +82,8 @@ async fn integrate_in<C: ConnectionTrait>(
     tenant_id: Uuid,
 ) -> Result<Option<u64>, StoreError> {
     // One integrator a tenant at a time, whichever process it runs in.
-    Backend::of(conn)?.lock_tree(conn, tenant_id).await?;
+    let backend = Backend::of(conn)?;
+    backend.lock_tree(conn, tenant_id).await?;
     let queued = pending::Entity::find()
         .filter(pending::Column::TenantId.eq(tenant_id))
         .order_by_asc(pending::Column::Seq)
@@ -94,8 +95,8 @@ async fn integrate_in<C: ConnectionTrait>(
         return Ok(None);
     }
     let ids: Vec<Uuid> = queued.iter().map(|q| q.entry_id).collect();
-    let entries = entries_of(conn, tenant_id, &ids).await?;
-    let in_tree = already_in_tree(conn, tenant_id, &ids).await?;
+    let in_tree = backend.in_tree(conn, tenant_id, ids).await?;
+    let unhashed = leaves_of_unhashed(conn, tenant_id, &queued).await?;
 
     let size = tree_size(conn, tenant_id).await?;
     let mut hashes = StoredHashes::new(tenant_id);
@@ -103,56 +104,38 @@ async fn integrate_in<C: ConnectionTrait>(
     let mut taken = HashSet::with_capacity(queued.len());
     for queued in &queued {
         let id = queued.entry_id;
-        // A queue row twice, or for an entry that is not there (only someone writing
+        // A queue row twice, or for an entry already in the tree (only someone writing
         // the database by hand makes either): the tree takes each entry once.
-        let Some(entry) = entries.get(&id) else {
-            tracing::warn!(tenant = %tenant_id, entry = %id, "a queued entry is not stored; skipped");
-            continue;
-        };
-        if in_tree.contains(&id) || !taken.insert(id) {
+        if in_tree.contains(&id) || taken.contains(&id) {
             continue;
         }
-        let n = size + leaves.len() as u64;
-        // Only an entry stored before integers beyond 2^53 were refused has none; it
-        // stays out of the tree, which `verify` reports, rather than stop the log.
-        let bytes = match leaf_bytes(entry) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                tracing::warn!(tenant = %tenant_id, entry = %id, %error, "an entry cannot become a leaf; skipped");
-                continue;
-            }
+        let leaf = match queued.leaf_hash.as_deref().map(<[u8; 32]>::try_from) {
+            Some(Ok(hash)) => Hash(hash),
+            _ => match unhashed.get(&id) {
+                Some(hash) => *hash,
+                None => continue,
+            },
         };
-        let leaf = Hash(leaf_hash(&bytes).0);
+        taken.insert(id);
+        let n = size + leaves.len() as u64;
         let stored = hashes
             .run(conn, |reader| {
                 tlog_tiles::stored_hashes_for_record_hash(n, leaf, reader)
             })
             .await?;
         hashes.learn(n, &stored);
-        leaves.push(leaf::ActiveModel {
-            tenant_id: Set(tenant_id),
-            leaf_index: Set(i64::try_from(n).unwrap_or(i64::MAX)),
-            entry_id: Set(id),
-            hashes: Set(join(&stored)),
+        leaves.push(leaf::Model {
+            tenant_id,
+            leaf_index: i64::try_from(n).unwrap_or(i64::MAX),
+            entry_id: id,
+            hashes: join(&stored),
         });
     }
     let new_size = size + leaves.len() as u64;
-    let mut leaves = leaves.into_iter().peekable();
-    while leaves.peek().is_some() {
-        let chunk: Vec<leaf::ActiveModel> = leaves.by_ref().take(CHUNK).collect();
-        leaf::Entity::insert_many(chunk)
-            .exec_without_returning(conn)
-            .await
-            .map_err(db_error)?;
-    }
-    let seqs: Vec<i64> = queued.iter().map(|q| q.seq).collect();
-    for chunk in seqs.chunks(CHUNK) {
-        pending::Entity::delete_many()
-            .filter(pending::Column::Seq.is_in(chunk.iter().copied()))
-            .exec(conn)
-            .await
-            .map_err(db_error)?;
-    }
+    backend.insert_leaves(conn, leaves).await?;
+    backend
+        .dequeue(conn, queued.iter().map(|q| q.seq).collect())
+        .await?;
     if new_size == size {
         return Ok(None);
     }
@@ -161,6 +144,44 @@ async fn integrate_in<C: ConnectionTrait>(
         .await?;
     sign(conn, signer, tenant_id, new_size, root).await?;
     Ok(Some(new_size))
+}
+
+/// The leaf hashes of the queued entries that were queued without one (a bulk load
+/// queues them so), computed from the stored entries. An entry that is not stored, or
+/// that cannot become a leaf, has none and stays out of the tree, which `verify`
+/// reports, rather than stop the log.
+async fn leaves_of_unhashed<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    queued: &[pending::Model],
+) -> Result<HashMap<Uuid, Hash>, StoreError> {
+    let ids: Vec<Uuid> = queued
+        .iter()
+        .filter(|q| q.leaf_hash.as_ref().is_none_or(|hash| hash.len() != 32))
+        .map(|q| q.entry_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let entries = entries_of(conn, tenant_id, &ids).await?;
+    let mut leaves = HashMap::with_capacity(entries.len());
+    for id in ids {
+        // Only someone writing the database by hand queues an entry that is not there.
+        let Some(entry) = entries.get(&id) else {
+            tracing::warn!(tenant = %tenant_id, entry = %id, "a queued entry is not stored; skipped");
+            continue;
+        };
+        // Only an entry stored before integers beyond 2^53 were refused has none.
+        match leaf_bytes(entry) {
+            Ok(bytes) => {
+                leaves.insert(id, Hash(leaf_hash(&bytes).0));
+            }
+            Err(error) => {
+                tracing::warn!(tenant = %tenant_id, entry = %id, %error, "an entry cannot become a leaf; skipped");
+            }
+        }
+    }
+    Ok(leaves)
 }
 
 /// Signs and keeps the checkpoint of the tenant's tree at `size` leaves with `root`.
@@ -206,28 +227,6 @@ async fn entries_of<C: ConnectionTrait>(
             let entry = row.into_entry()?;
             found.insert(entry.id, entry);
         }
-    }
-    Ok(found)
-}
-
-/// The entries among `ids` that are leaves of the tree already.
-async fn already_in_tree<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: Uuid,
-    ids: &[Uuid],
-) -> Result<HashSet<Uuid>, StoreError> {
-    let mut found = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<Uuid> = leaf::Entity::find()
-            .select_only()
-            .column(leaf::Column::EntryId)
-            .filter(leaf::Column::TenantId.eq(tenant_id))
-            .filter(leaf::Column::EntryId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(conn)
-            .await
-            .map_err(db_error)?;
-        found.extend(rows);
     }
     Ok(found)
 }

@@ -14,6 +14,9 @@ pub struct Model {
     pub tenant_id: Uuid,
     /// The entry.
     pub entry_id: Uuid,
+    /// The entry's leaf hash, computed by the write from the row it stored; absent
+    /// when a bulk load queued the entry, and then computed from the stored entry.
+    pub leaf_hash: Option<Vec<u8>>,
 }
 
 /// No relations.

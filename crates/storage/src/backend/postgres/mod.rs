@@ -4,6 +4,7 @@
 
 mod load;
 mod rows;
+pub(super) mod tree;
 
 use std::{
     collections::HashSet,
@@ -22,6 +23,7 @@ pub(super) use load::begin_load;
 
 use crate::{
     error::db_error,
+    log,
     schema::entry,
     search::{self, Epoch, KnownTerms, Learned},
 };
@@ -148,6 +150,13 @@ pub(super) async fn insert_new<C: ConnectionTrait>(
     values.push(flags.into());
     values.push(epoch.as_ref().map(|e| e.value).into());
     values.push(epoch.map(|e| e.origin).into());
+    values.push(rows.iter().map(|row| row.id).collect::<Vec<Uuid>>().into());
+    values.push(
+        rows.iter()
+            .map(|row| log::pending::leaf_hash_of(row).map_or_else(Vec::new, |hash| hash.to_vec()))
+            .collect::<Vec<Vec<u8>>>()
+            .into(),
+    );
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, INSERT.as_str(), values);
     let answer = conn.query_all_raw(statement).await.map_err(db_error)?;
     let mut inserted = HashSet::with_capacity(answer.len());
@@ -179,18 +188,30 @@ pub(super) async fn insert_new<C: ConnectionTrait>(
 /// The statement of [`insert_new`], built once from constants: the rows' arrays
 /// ([`rows::INSERT_ARRAYS`]), then the tenant, the terms' fields, values and address
 /// keys (empty for other fields), which of them are known, and the epoch they are known
-/// at (its value and origin).
+/// at (its value and origin), and the rows' ids with their leaf hashes (empty for none).
 static INSERT: LazyLock<String> = LazyLock::new(|| {
     let n = *entry::COLUMN_COUNT;
-    let [tenant, fields, values, keys, known, epoch, origin] =
-        std::array::from_fn(|i| format!("${}", n + 1 + i));
+    let [
+        tenant,
+        fields,
+        values,
+        keys,
+        known,
+        epoch,
+        origin,
+        ids,
+        hashes,
+    ] = std::array::from_fn(|i| format!("${}", n + 1 + i));
     format!(
         "WITH inserted AS ({insert} \
            ON CONFLICT (tenant_id, id) DO NOTHING \
            RETURNING tenant_id, id, meta_source_ip, actor_user_id_ci, actor_email_ci), \
          pending AS ( \
-           INSERT INTO audit_log_pending (tenant_id, entry_id) \
-           SELECT tenant_id, id FROM inserted ORDER BY id), \
+           INSERT INTO audit_log_pending (tenant_id, entry_id, leaf_hash) \
+           SELECT i.tenant_id, i.id, NULLIF(h.hash, ''::bytea) \
+           FROM inserted AS i \
+           LEFT JOIN UNNEST({ids}::uuid[], {hashes}::bytea[]) AS h (id, hash) ON h.id = i.id \
+           ORDER BY i.id), \
          epoch AS ( \
            SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS value, \
              extract(epoch FROM pg_postmaster_start_time())::text || '/' || tableoid::text AS origin \

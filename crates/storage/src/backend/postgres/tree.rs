@@ -1,0 +1,80 @@
+//! The integrator's statements on PostgreSQL: a batch of leaves, the batch's queue rows
+//! and the check for entries already in the tree each travel as arrays, one statement
+//! however large the batch.
+
+use std::collections::HashSet;
+
+use auditlog_domain::StoreError;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use uuid::Uuid;
+
+use crate::{error::db_error, schema::leaf};
+
+/// Inserts the leaves `rows`.
+pub(in crate::backend) async fn insert_leaves<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<leaf::Model>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut tenants = Vec::with_capacity(rows.len());
+    let mut indexes = Vec::with_capacity(rows.len());
+    let mut entries = Vec::with_capacity(rows.len());
+    let mut hashes = Vec::with_capacity(rows.len());
+    for row in rows {
+        tenants.push(row.tenant_id);
+        indexes.push(row.leaf_index);
+        entries.push(row.entry_id);
+        hashes.push(row.hashes);
+    }
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO audit_log_leaves (tenant_id, leaf_index, entry_id, hashes) \
+         SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::uuid[], $4::bytea[])",
+        [
+            tenants.into(),
+            indexes.into(),
+            entries.into(),
+            hashes.into(),
+        ],
+    ))
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Removes the queue rows `seqs`.
+pub(in crate::backend) async fn dequeue<C: ConnectionTrait>(
+    conn: &C,
+    seqs: Vec<i64>,
+) -> Result<(), StoreError> {
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM audit_log_pending WHERE seq = ANY($1::int8[])",
+        [seqs.into()],
+    ))
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// The entries among `ids` that are leaves of the tenant's tree already.
+pub(in crate::backend) async fn in_tree<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    ids: Vec<Uuid>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT entry_id FROM audit_log_leaves \
+             WHERE tenant_id = $1 AND entry_id = ANY($2::uuid[])",
+            [tenant_id.into(), ids.into()],
+        ))
+        .await
+        .map_err(db_error)?;
+    rows.into_iter()
+        .map(|row| row.try_get::<Uuid>("", "entry_id").map_err(db_error))
+        .collect()
+}
