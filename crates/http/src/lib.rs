@@ -9,8 +9,9 @@
 //! - [`console`]: a store wrapper that echoes each recorded entry as a JSON line;
 //! - [`recorder`]: recording entries from inside another axum service
 //!   ([`recorder::RequestMeta`], [`recorder::Recorder`] and what they take);
-//! - [`export_format`]: the formats of verifiable exports, which `auditlog export`
-//!   writes too.
+//! - [`export_format`] and [`export_reader`]: the formats of verifiable exports and
+//!   the reader that pages through a tenant's log in one, which `auditlog export`
+//!   uses too.
 //!
 //! Everything else (the handlers, auth, the error shapes, query parsing, the OpenAPI
 //! frame) is private to the crate and free to change.
@@ -23,6 +24,7 @@ pub mod console;
 mod docs;
 mod error;
 pub mod export_format;
+pub mod export_reader;
 mod headers;
 mod health;
 mod log;
