@@ -1,7 +1,7 @@
 //! auditlog's HTTP API: the passkey-server variant (`/{tenant_id}/audit_logs`) and the
 //! admin variant (`/admin/audit_logs`), each with its tenant's transparency log
-//! (checkpoints, inclusion and consistency proofs), the log's verifier key
-//! (`/log-key`), API key auth, health, the OpenAPI document and Swagger UI.
+//! (checkpoints, inclusion and consistency proofs, verifiable exports), the log's
+//! verifier key (`/log-key`), API key auth, health, the OpenAPI document and Swagger UI.
 //!
 //! What an embedder uses, and all that is public:
 //! - serving the API: [`HttpConfig`], [`AppState`], [`build_router`] and [`serve`];
@@ -28,6 +28,8 @@ pub mod export_reader;
 mod headers;
 mod health;
 mod log;
+#[cfg(test)]
+mod memory_log;
 mod middleware;
 mod passkey;
 mod query;
