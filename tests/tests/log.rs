@@ -1,7 +1,8 @@
 //! Each tenant's transparency log over HTTP, checked as a client would: the checkpoint
 //! opens with the key of `/log-key` under the tenant's origin, every listed entry is
 //! proven in it, newer checkpoints extend older ones, and what is forged, altered or
-//! another tenant's is refused.
+//! another tenant's is refused. The verifiable export (`export`) is checked the same
+//! way: a whole export reproduces the checkpoint it ends with.
 
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ use auditlog_domain::{
 use auditlog_tests::{TestApp, backend_test, client::*};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+#[path = "log/export.rs"]
+mod export;
 
 /// How a test reaches the log: the passkey variant (tenant in the path, `apiKey`) or the
 /// admin variant (the key's tenant, bearer).
@@ -58,12 +62,16 @@ async fn error(response: reqwest::Response, variant: Variant, status: u16) -> St
     }
 }
 
-/// Records `count` entries through the passkey variant; returns them as stored.
+/// Records `count` entries through the passkey variant; returns them as stored. Every
+/// third is a `login_failure`, the others `login_success`.
 async fn record(app: &TestApp, key: &str, tenant: Uuid, count: usize) -> Vec<Value> {
     let batch: Vec<Value> = (0..count)
         .map(|n| {
             let mut entry = entry_with_id(n);
             entry["details"] = json!({"n": n, "note": "ünïcödé \u{2028}", "ratio": 0.1});
+            if n % 3 == 2 {
+                entry["type"] = json!("login_failure");
+            }
             entry
         })
         .collect();

@@ -172,6 +172,10 @@ impl Default for AuditLogFilter {
     }
 }
 
+/// The parameters that choose a page of the result rather than entries; a verifiable
+/// export, which is read whole in log order, takes none of them.
+pub const PAGE_PARAMETERS: [&str; 3] = ["page", "per_page", "cursor"];
+
 /// The parameters that may be given once only.
 const SINGLE_VALUED: &[&str] = &[
     "page",

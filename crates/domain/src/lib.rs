@@ -21,7 +21,7 @@ pub use error::{EntryError, FilterError, StoreError};
 pub use event_type::{AuditLogType, UnknownAuditLogType};
 pub use filter::{AuditLogFilter, Cursor, IpMatch, PageRequest};
 pub use keys::{ApiKey, ApiKeyHash, ApiKeySecret, NewApiKey, Scope, Scopes, Tenant};
-pub use store::{AuditLogStore, KeyStore, LogError, LogStore, Page};
+pub use store::{AuditLogStore, ExportPage, KeyStore, LogError, LogStore, Page};
 
 /// The tenant that single-tenant deployments (and Hanko) use.
 pub const DEFAULT_TENANT_ID: uuid::Uuid = uuid::uuid!("00000000-0000-0000-0000-000000000001");

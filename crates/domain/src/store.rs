@@ -135,6 +135,16 @@ pub enum LogError {
     Store(#[from] StoreError),
 }
 
+/// A page of a verifiable export: the entries of leaves `from..next` that a filter
+/// matches, in log order, and where the next page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportPage {
+    /// The matching entries with their leaf index, in log order.
+    pub entries: Vec<(u64, AuditLog)>,
+    /// The leaf index the next page starts at.
+    pub next: u64,
+}
+
 /// Where each tenant's log (the Merkle tree of its entries) is kept.
 #[async_trait]
 pub trait LogStore: Send + Sync {
@@ -160,6 +170,20 @@ pub trait LogStore: Send + Sync {
         from: u64,
         to: u64,
     ) -> Result<ConsistencyProof, LogError>;
+
+    /// The entries of the tenant's leaves `from..` (at most `leaves` leaves, and none at
+    /// or past `end`) that `filter` matches, in log order, and the leaf the next page
+    /// starts at, which is above `from` unless `from` is at `end` already. Pagination in
+    /// the filter is ignored: an export's own is by leaf, and whatever the size of the
+    /// log a reader holds one page.
+    async fn export_page(
+        &self,
+        tenant_id: Uuid,
+        filter: &AuditLogFilter,
+        from: u64,
+        end: u64,
+        leaves: u64,
+    ) -> Result<ExportPage, StoreError>;
 }
 
 /// Checks a batch before it is stored: each entry's validity, and ids given

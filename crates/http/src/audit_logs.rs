@@ -192,7 +192,7 @@ macro_rules! audit_log_operations {
             path = $path,
             operation_id = $list_id,
             tag = $tag,
-            params($($path_param,)? crate::docs::ListQuery),
+            params($($path_param,)? crate::docs::PageQuery, crate::docs::FilterQuery),
             responses(
                 (status = 200, description = "A page of entries", body = Vec<auditlog_domain::AuditLog>, headers(
                     ("X-Total-Count" = u64, description = "How many entries match the filters, ignoring pagination"),

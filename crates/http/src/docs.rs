@@ -8,6 +8,8 @@ use auditlog_domain::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::export_format::ExportFormat;
 use utoipa::{
     IntoParams, Modify, Number, OpenApi, ToSchema,
     openapi::{
@@ -18,12 +20,12 @@ use utoipa::{
     },
 };
 
-/// The query parameters of both list endpoints, as the document describes them; the
-/// bounds of `page` and `per_page` are the filter's own, set by [`finish`].
+/// The pagination parameters of both list endpoints, as the document describes them;
+/// the bounds of `page` and `per_page` are the filter's own, set by [`finish`].
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Read by the OpenAPI derive only; the handlers validate the raw query.
-pub(crate) struct ListQuery {
+pub(crate) struct PageQuery {
     /// The page, from 1. Past the last page the answer is empty.
     #[param(minimum = 1, default = 1)]
     page: Option<u64>,
@@ -34,6 +36,13 @@ pub(crate) struct ListQuery {
     /// page answers with `X-Next-Cursor`; a keyset page's `rel="next"` link carries the
     /// next cursor. Any depth costs what the first page costs. Excludes `page`.
     cursor: Option<String>,
+}
+
+/// The filters of both list endpoints and both exports, as the document describes them.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Read by the OpenAPI derive only; the handlers validate the raw query.
+pub(crate) struct FilterQuery {
     /// Entries with `created_at` at or after this RFC 3339 time (encode `+` as `%2B`).
     #[param(format = DateTime)]
     start_time: Option<String>,
@@ -219,10 +228,14 @@ impl Modify for SecuritySchemes {
 /// The largest value of each bounded query parameter, as the filter enforces it.
 const PARAMETER_MAXIMA: [(&str, u64); 2] = [("page", MAX_PAGE), ("per_page", MAX_PER_PAGE)];
 
+/// The values of each query parameter that takes one of a few names.
+const PARAMETER_VALUES: [(&str, &[&str]); 1] = [("format", &ExportFormat::NAMES)];
+
 /// Completes the document once the routers have added their paths: the bounds of the
-/// query parameters ([`PARAMETER_MAXIMA`]), and an empty query value counts as absent
-/// (`q=`), which is OpenAPI's `allowEmptyValue`; utoipa's `Parameter` leaves that field
-/// out, so it travels as an extension field.
+/// query parameters ([`PARAMETER_MAXIMA`]) and the values of the named ones
+/// ([`PARAMETER_VALUES`]), and an empty query value counts as absent (`q=`), which is
+/// OpenAPI's `allowEmptyValue`; utoipa's `Parameter` leaves that field out, so it
+/// travels as an extension field.
 pub(crate) fn finish(openapi: &mut openapi::OpenApi) {
     for item in openapi.paths.paths.values_mut() {
         for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
@@ -234,6 +247,13 @@ pub(crate) fn finish(openapi: &mut openapi::OpenApi) {
                         && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
                     {
                         schema.maximum = usize::try_from(*maximum).ok().map(Number::UInt);
+                    }
+                    if let Some((_, values)) = PARAMETER_VALUES
+                        .iter()
+                        .find(|(name, _)| *name == parameter.name)
+                        && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
+                    {
+                        schema.enum_values = Some(values.iter().map(|&v| v.into()).collect());
                     }
                     parameter
                         .extensions

@@ -168,24 +168,48 @@ impl<E: Into<ApiError>> From<E> for AdminError {
     }
 }
 
+impl From<&ApiError> for PasskeyErrorBody {
+    fn from(err: &ApiError) -> Self {
+        Self {
+            title: err.title().to_owned(),
+            details: err.details.clone(),
+            status: err.status.as_u16(),
+        }
+    }
+}
+
+impl From<&ApiError> for AdminErrorBody {
+    fn from(err: &ApiError) -> Self {
+        Self {
+            code: err.status.as_u16(),
+            message: err.details.clone(),
+        }
+    }
+}
+
+impl PasskeyErrorBody {
+    /// The body of an error with this status and message, as the document's example.
+    pub(crate) fn example(status: StatusCode, details: &str) -> Self {
+        Self::from(&ApiError::new(status, details))
+    }
+}
+
+impl AdminErrorBody {
+    /// The body of an error with this status and message, as the document's example.
+    pub(crate) fn example(status: StatusCode, details: &str) -> Self {
+        Self::from(&ApiError::new(status, details))
+    }
+}
+
 impl IntoResponse for PasskeyError {
     fn into_response(self) -> Response {
-        let body = PasskeyErrorBody {
-            title: self.0.title().to_owned(),
-            details: self.0.details.clone(),
-            status: self.0.status.as_u16(),
-        };
-        self.0.response_with(body)
+        self.0.response_with(PasskeyErrorBody::from(&self.0))
     }
 }
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        let body = AdminErrorBody {
-            code: self.0.status.as_u16(),
-            message: self.0.details.clone(),
-        };
-        self.0.response_with(body)
+        self.0.response_with(AdminErrorBody::from(&self.0))
     }
 }
 

@@ -20,18 +20,34 @@ impl FromStr for ExportFormat {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "ndjson" => Ok(ExportFormat::Ndjson),
-            "csv" => Ok(ExportFormat::Csv),
-            other => Err(format!(
-                "unknown export format {:?}: use ndjson or csv",
-                auditlog_domain::text::excerpt(other)
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|format| format.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown export format {:?}: use {}",
+                    auditlog_domain::text::excerpt(s),
+                    Self::NAMES.join(" or ")
+                )
+            })
     }
 }
 
 impl ExportFormat {
+    /// Every format.
+    pub const ALL: [ExportFormat; 2] = [ExportFormat::Ndjson, ExportFormat::Csv];
+
+    /// The name of every format, as `format` takes it.
+    pub const NAMES: [&str; 2] = [ExportFormat::Ndjson.name(), ExportFormat::Csv.name()];
+
+    /// The name of the format, as `format` takes it; also the file name extension.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Ndjson => "ndjson",
+            ExportFormat::Csv => "csv",
+        }
+    }
+
     /// The media type of the format.
     pub fn content_type(self) -> &'static str {
         match self {
@@ -120,6 +136,9 @@ mod tests {
     #[test]
     fn formats_are_named_and_refused_by_name() {
         assert_eq!("csv".parse(), Ok(ExportFormat::Csv));
+        for format in ExportFormat::ALL {
+            assert_eq!(format.name().parse(), Ok(format));
+        }
         let refused = "xml".parse::<ExportFormat>().expect_err("unknown");
         assert!(refused.contains("ndjson or csv"), "{refused}");
     }

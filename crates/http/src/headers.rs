@@ -1,6 +1,6 @@
-//! The header names of the API that axum does not name: what the list answers carry,
-//! the passkey server's key header and the request id, and which of them CORS lets a
-//! browser send and read.
+//! The header names of the API that axum does not name: what the list and export
+//! answers carry, the passkey server's key header and the request id, and which of
+//! them CORS lets a browser send and read.
 
 use axum::http::{HeaderName, header};
 
@@ -9,6 +9,9 @@ pub(crate) const X_TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-co
 
 /// The cursor of the next page in keyset mode.
 pub(crate) const X_NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
+
+/// The size of the tenant's log that an export covers: its newest checkpoint's.
+pub(crate) const X_TREE_SIZE: HeaderName = HeaderName::from_static("x-tree-size");
 
 /// The request id: taken from the request when sent, else made, and echoed back.
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -25,6 +28,13 @@ pub(crate) const CORS_ALLOWED: [HeaderName; 4] = [
 ];
 
 /// Every response header a client reads, exposed to cross-origin browser scripts: a
-/// keyset client needs `X-Next-Cursor` as much as a page client needs `Link`.
-pub(crate) const CORS_EXPOSED: [HeaderName; 4] =
-    [header::LINK, X_TOTAL_COUNT, X_NEXT_CURSOR, X_REQUEST_ID];
+/// keyset client needs `X-Next-Cursor` as much as a page client needs `Link`, and an
+/// export's reader needs `X-Tree-Size` and the file name.
+pub(crate) const CORS_EXPOSED: [HeaderName; 6] = [
+    header::LINK,
+    X_TOTAL_COUNT,
+    X_NEXT_CURSOR,
+    X_TREE_SIZE,
+    header::CONTENT_DISPOSITION,
+    X_REQUEST_ID,
+];

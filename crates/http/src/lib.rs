@@ -1,7 +1,7 @@
 //! auditlog's HTTP API: the passkey-server variant (`/{tenant_id}/audit_logs`) and the
 //! admin variant (`/admin/audit_logs`), each with its tenant's transparency log
-//! (checkpoints, inclusion and consistency proofs), the log's verifier key
-//! (`/log-key`), API key auth, health, the OpenAPI document and Swagger UI.
+//! (checkpoints, inclusion and consistency proofs, verifiable exports), the log's
+//! verifier key (`/log-key`), API key auth, health, the OpenAPI document and Swagger UI.
 //!
 //! What an embedder uses, and all that is public:
 //! - serving the API: [`HttpConfig`], [`AppState`], [`build_router`] and [`serve`];
@@ -9,8 +9,9 @@
 //! - [`console`]: a store wrapper that echoes each recorded entry as a JSON line;
 //! - [`recorder`]: recording entries from inside another axum service
 //!   ([`recorder::RequestMeta`], [`recorder::Recorder`] and what they take);
-//! - [`export_format`]: the formats of verifiable exports, which `auditlog export`
-//!   writes too.
+//! - [`export_format`] and [`export_reader`]: the formats of verifiable exports and
+//!   the reader that pages through a tenant's log in one, which `auditlog export`
+//!   uses too.
 //!
 //! Everything else (the handlers, auth, the error shapes, query parsing, the OpenAPI
 //! frame) is private to the crate and free to change.
@@ -23,9 +24,12 @@ pub mod console;
 mod docs;
 mod error;
 pub mod export_format;
+pub mod export_reader;
 mod headers;
 mod health;
 mod log;
+#[cfg(test)]
+mod memory_log;
 mod middleware;
 mod passkey;
 mod query;

@@ -1,30 +1,63 @@
 //! From a raw query string to a validated filter, and back to `Link` headers.
 
-use auditlog_domain::{AuditLog, AuditLogFilter, Cursor, FilterError, Page, PageRequest};
+use auditlog_domain::{
+    AuditLog, AuditLogFilter, Cursor, FilterError, Page, PageRequest, filter::PAGE_PARAMETERS,
+};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 
-use crate::error::ApiError;
+use crate::{error::ApiError, export_format::ExportFormat};
 
 /// Decodes the query string and validates it into a filter. Parameters that a filter
 /// does not read are ignored, whatever their bytes; the value of one it reads whose
 /// percent-decoded bytes are not UTF-8 is refused, naming it, rather than matched with
 /// replacement characters in place of what the client sent.
 pub(crate) fn parse_filter(raw: Option<&str>) -> Result<AuditLogFilter, ApiError> {
-    let mut pairs = Vec::new();
-    for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        let Some(name) = decode(name).filter(|name| AuditLogFilter::reads_parameter(name)) else {
-            continue;
-        };
-        let value = decode(value).ok_or_else(|| FilterError {
-            parameter: name.clone(),
-            value: value.to_owned(),
-            reason: "must be UTF-8 once percent-decoded".to_owned(),
-        })?;
-        pairs.push((name, value));
-    }
+    let pairs = decoded_pairs(raw, AuditLogFilter::reads_parameter)?;
     Ok(AuditLogFilter::from_query_pairs(pairs)?)
 }
+
+/// Reads the query of an export: `format` (NDJSON when absent) and the filter of a
+/// list, without its pagination: an export holds every matching entry, so `page`,
+/// `per_page` and `cursor` are refused by name rather than ignored.
+pub(crate) fn parse_export(raw: Option<&str>) -> Result<(ExportFormat, AuditLogFilter), ApiError> {
+    let pairs = decoded_pairs(raw, |name| {
+        name == FORMAT || AuditLogFilter::reads_parameter(name)
+    })?;
+    let mut format: Option<(ExportFormat, String)> = None;
+    let mut filter = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if value.is_empty() {
+            continue;
+        }
+        if name == FORMAT {
+            if let Some((_, first)) = &format {
+                return Err(given_twice(FORMAT, &value, first).into());
+            }
+            let parsed = value.parse().map_err(|_| FilterError {
+                parameter: FORMAT.to_owned(),
+                value: auditlog_domain::text::excerpt(&value),
+                reason: format!("must be one of: {}", ExportFormat::NAMES.join(", ")),
+            })?;
+            format = Some((parsed, value));
+        } else if PAGE_PARAMETERS.contains(&name.as_str()) {
+            return Err(FilterError {
+                value: auditlog_domain::text::excerpt(&value),
+                parameter: name,
+                reason: "an export takes no pagination: it holds every matching entry, in log \
+                         order; leave the parameter out"
+                    .to_owned(),
+            }
+            .into());
+        } else {
+            filter.push((name, value));
+        }
+    }
+    let format = format.map_or(ExportFormat::Ndjson, |(format, _)| format);
+    Ok((format, AuditLogFilter::from_query_pairs(filter)?))
+}
+
+/// The parameter that names an export's format.
+const FORMAT: &str = "format";
 
 /// Reads the tree sizes `names` from the query string: each is absent (or empty), or
 /// given once as a decimal integer. Other parameters are ignored, as in a list query.
@@ -32,51 +65,63 @@ pub(crate) fn parse_sizes<const N: usize>(
     raw: Option<&str>,
     names: [&str; N],
 ) -> Result<[Option<u64>; N], ApiError> {
-    let refused = |parameter: &str, value: &str, reason: String| FilterError {
-        parameter: parameter.to_owned(),
-        value: auditlog_domain::text::excerpt(value),
-        reason,
-    };
     let mut sizes = [None; N];
     let mut given: [Option<String>; N] = std::array::from_fn(|_| None);
-    for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        let Some(slot) = decode(name).and_then(|name| names.iter().position(|n| *n == name)) else {
+    for (name, value) in decoded_pairs(raw, |name| names.contains(&name))? {
+        let Some(slot) = names.iter().position(|n| *n == name) else {
             continue;
         };
         let parameter = names[slot];
-        let value = decode(value).ok_or_else(|| {
-            refused(
-                parameter,
-                value,
-                "must be UTF-8 once percent-decoded".to_owned(),
-            )
-        })?;
         if value.is_empty() {
             continue;
         }
         if let Some(first) = &given[slot] {
-            return Err(refused(
-                parameter,
-                &value,
-                format!("the parameter may be given once only, and was already given as '{first}'"),
-            )
-            .into());
+            return Err(given_twice(parameter, &value, first).into());
         }
         let size = Some(&value)
             .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| {
-                refused(
-                    parameter,
-                    &value,
-                    format!("must be a tree size, an integer from 0 to {}", u64::MAX),
-                )
+            .ok_or_else(|| FilterError {
+                parameter: parameter.to_owned(),
+                value: auditlog_domain::text::excerpt(&value),
+                reason: format!("must be a tree size, an integer from 0 to {}", u64::MAX),
             })?;
         sizes[slot] = Some(size);
         given[slot] = Some(value);
     }
     Ok(sizes)
+}
+
+/// The pairs of the query string whose decoded names `wanted` keeps, decoded, in the
+/// order sent. Other parameters are ignored, whatever their bytes; a kept value whose
+/// percent-decoded bytes are not UTF-8 is refused, naming its parameter.
+fn decoded_pairs(
+    raw: Option<&str>,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, String)>, FilterError> {
+    let mut pairs = Vec::new();
+    for part in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        let Some(name) = decode(name).filter(|name| wanted(name)) else {
+            continue;
+        };
+        let value = decode(value).ok_or_else(|| FilterError {
+            parameter: name.clone(),
+            value: auditlog_domain::text::excerpt(value),
+            reason: "must be UTF-8 once percent-decoded".to_owned(),
+        })?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+/// A single-valued parameter given a second time.
+fn given_twice(parameter: &str, value: &str, first: &str) -> FilterError {
+    FilterError {
+        parameter: parameter.to_owned(),
+        value: auditlog_domain::text::excerpt(value),
+        reason: format!("the parameter may be given once only, and was already given as '{first}'"),
+    }
 }
 
 /// One name or value of `application/x-www-form-urlencoded`: `+` is a space, `%XX` a
@@ -306,6 +351,36 @@ mod tests {
                 expected,
                 "{target}"
             );
+        }
+    }
+
+    #[test]
+    fn an_export_takes_a_format_and_the_lists_filters_without_pagination() {
+        let export = |raw: &str| parse_export(Some(raw)).map_err(|e| e.details);
+        let format = |raw: &str| export(raw).map(|(format, _)| format);
+        assert_eq!(format(""), Ok(ExportFormat::Ndjson));
+        assert_eq!(format("format="), Ok(ExportFormat::Ndjson));
+        assert_eq!(format("format=csv&page=&other=1"), Ok(ExportFormat::Csv));
+        let filters = "type=login_success,login_failure&q=%41b&start_time=2024-01-01T00:00:00Z";
+        assert_eq!(
+            export(&format!("{filters}&format=ndjson")).map(|(_, filter)| filter),
+            parse_filter(Some(filters)).map_err(|e| e.details),
+            "the filters are the list's"
+        );
+        for (raw, named) in [
+            ("format=xml", "'format'"),
+            ("format=CSV", "'format'"),
+            ("format=csv&format=ndjson", "'format'"),
+            ("format=%FF", "'format'"),
+            ("page=1", "'page'"),
+            ("per_page=10", "'per_page'"),
+            ("cursor=abc", "'cursor'"),
+            ("type=nope", "'type'"),
+            ("start_time=yesterday", "'start_time'"),
+            ("meta_source_ip=10.0.0.0/99", "'meta_source_ip'"),
+        ] {
+            let err = export(raw).expect_err(raw);
+            assert!(err.contains(&format!("parameter {named}")), "{raw}: {err}");
         }
     }
 

@@ -2,11 +2,11 @@
 //! bar; without filters the NDJSON ends with the checkpoint that covers it, so that
 //! `auditlog verify --entries` can check it offline.
 
-use std::{io::Write, path::PathBuf};
+use std::{io::Write, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use auditlog_domain::{AuditLogFilter, LogStore};
-use auditlog_http::export_format::ExportFormat;
+use auditlog_domain::AuditLogFilter;
+use auditlog_http::{export_format::ExportFormat, export_reader::ExportReader};
 use auditlog_storage::{SeaOrmStore, StoreOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
@@ -51,7 +51,7 @@ pub struct ExportArgs {
 
 impl ExportArgs {
     /// The filter, built as the APIs build it from query parameters.
-    fn filter(&self) -> anyhow::Result<(AuditLogFilter, bool)> {
+    fn filter(&self) -> anyhow::Result<AuditLogFilter> {
         let mut pairs: Vec<(&str, &str)> =
             self.types.iter().map(|t| ("type", t.as_str())).collect();
         for (name, value) in [
@@ -66,10 +66,7 @@ impl ExportArgs {
                 pairs.push((name, value));
             }
         }
-        let whole = pairs.is_empty();
-        let filter =
-            AuditLogFilter::from_query_pairs(pairs).map_err(|err| anyhow::anyhow!("{err}"))?;
-        Ok((filter, whole))
+        AuditLogFilter::from_query_pairs(pairs).map_err(|err| anyhow::anyhow!("{err}"))
     }
 }
 
@@ -79,20 +76,18 @@ pub async fn run(database_url: &str, args: ExportArgs) -> anyhow::Result<()> {
         .format
         .parse()
         .map_err(|err: String| anyhow::anyhow!(err))?;
-    let (filter, whole) = args.filter()?;
+    let filter = args.filter()?;
     let store = SeaOrmStore::connect(database_url, StoreOptions::default())
         .await
         .context("connecting to the database")?;
-    // The export covers the log up to its newest checkpoint, read first.
-    let checkpoint = store.latest_checkpoint(args.tenant).await?;
-    let end = checkpoint.as_ref().map_or(0, |c| c.size);
+    let mut export = ExportReader::open(Arc::new(store), args.tenant, filter, format, PAGE).await?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let bar = ProgressBar::new(end);
+    let bar = ProgressBar::new(export.tree_size());
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} leaves ({per_sec}, {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -100,23 +95,16 @@ pub async fn run(database_url: &str, args: ExportArgs) -> anyhow::Result<()> {
     if args.output.is_none() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     }
-    out.write_all(&format.header())?;
-    let (mut from, mut written) = (0, 0u64);
-    while from < end {
-        let page = store
-            .export_page(args.tenant, &filter, from, end, PAGE)
-            .await?;
-        for (index, entry) in &page.entries {
-            out.write_all(&format.entry(*index, entry)?)?;
-        }
-        written += page.entries.len() as u64;
-        from = page.next;
-        bar.set_position(from);
+    while let Some(chunk) = export.next_chunk().await? {
+        out.write_all(&chunk)?;
+        bar.set_position(export.leaves_read());
     }
-    let note = checkpoint.filter(|_| whole).map(|c| c.note);
-    out.write_all(&format.trailer(note.as_deref()))?;
     out.flush()?;
     bar.finish_and_clear();
-    eprintln!("{written} entries of {end} leaves exported");
+    eprintln!(
+        "{} entries of {} leaves exported",
+        export.entries_written(),
+        export.tree_size()
+    );
     Ok(())
 }

@@ -40,7 +40,6 @@ mod write;
 pub use auditlog_migrations::Migrator;
 pub use log::{
     LogSigner, LogTask,
-    export::ExportPage,
     verify::{Change, Finding, TenantReport},
 };
 pub use read::{condition, list_in};

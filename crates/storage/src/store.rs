@@ -11,7 +11,8 @@ use tokio::sync::{Mutex, mpsc};
 
 use async_trait::async_trait;
 use auditlog_domain::{
-    AuditLog, AuditLogFilter, AuditLogStore, LogError, LogStore, NewAuditLog, Page, StoreError,
+    AuditLog, AuditLogFilter, AuditLogStore, ExportPage, LogError, LogStore, NewAuditLog, Page,
+    StoreError,
     store::{ConsistencyProof, InclusionProof, SignedCheckpoint},
 };
 use auditlog_migrations::{Migrator, MigratorTrait};
@@ -21,7 +22,7 @@ use uuid::Uuid;
 use crate::{
     backend::{self, Backend},
     error::db_error,
-    log::{LogSigner, Wake, proofs},
+    log::{LogSigner, Wake, export, proofs},
     read::list_in,
     search::KnownTerms,
     write::{append::store_batch, txn::WriteTxn},
@@ -253,6 +254,17 @@ impl LogStore for SeaOrmStore {
         to: u64,
     ) -> Result<ConsistencyProof, LogError> {
         proofs::consistency(&self.db, tenant_id, from, to).await
+    }
+
+    async fn export_page(
+        &self,
+        tenant_id: Uuid,
+        filter: &AuditLogFilter,
+        from: u64,
+        end: u64,
+        leaves: u64,
+    ) -> Result<ExportPage, StoreError> {
+        export::export_page(&self.db, tenant_id, filter, from, end, leaves).await
     }
 }
 

@@ -1,12 +1,11 @@
 //! Reading a tenant's entries in log order, a page at a time, for verifiable exports:
 //! whatever the size of the log, a reader holds one page.
 
-use auditlog_domain::{AuditLog, AuditLogFilter, StoreError};
+use auditlog_domain::{AuditLogFilter, ExportPage, StoreError};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
-    SeaOrmStore,
     error::db_error,
     read::condition,
     schema::{entry, leaf},
@@ -15,33 +14,10 @@ use crate::{
 /// Ids per `SELECT ... IN (...)`.
 const CHUNK: usize = 1_000;
 
-/// A page of an export: the entries of leaves `from..next` that the filter matches,
-/// in log order, and where the next page starts.
-#[derive(Debug, Clone, Default)]
-pub struct ExportPage {
-    /// The matching entries with their leaf index, in log order.
-    pub entries: Vec<(u64, AuditLog)>,
-    /// The leaf index the next page starts at.
-    pub next: u64,
-}
-
-impl SeaOrmStore {
-    /// The entries of the tenant's leaves `from..` (at most `leaves` leaves, and none at
-    /// or past `end`) that `filter` matches, in log order. Pagination in the filter is
-    /// ignored: the export's own is by leaf.
-    pub async fn export_page(
-        &self,
-        tenant_id: Uuid,
-        filter: &AuditLogFilter,
-        from: u64,
-        end: u64,
-        leaves: u64,
-    ) -> Result<ExportPage, StoreError> {
-        export_page(self.connection(), tenant_id, filter, from, end, leaves).await
-    }
-}
-
-async fn export_page<C: ConnectionTrait>(
+/// The page of [`auditlog_domain::LogStore::export_page`]: the leaves `from..to` are
+/// read first, then their entries that the filter matches, at most [`CHUNK`] ids a
+/// query.
+pub(crate) async fn export_page<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
     filter: &AuditLogFilter,
@@ -49,7 +25,7 @@ async fn export_page<C: ConnectionTrait>(
     end: u64,
     leaves: u64,
 ) -> Result<ExportPage, StoreError> {
-    let to = end.min(from.saturating_add(leaves));
+    let to = end.min(from.saturating_add(leaves.max(1)));
     if from >= to {
         return Ok(ExportPage {
             entries: Vec::new(),

@@ -1,11 +1,15 @@
 //! Each tenant's transparency log, as both variants serve it: the newest signed
-//! checkpoint, inclusion and consistency proofs ([`log_operations`]), and the verifier
-//! key that checks every checkpoint (`GET /log-key`, [`router`]).
+//! checkpoint, inclusion and consistency proofs, the verifiable export ([`export`]) (all
+//! in [`log_operations`]), and the verifier key that checks every checkpoint
+//! (`GET /log-key`, [`router`]). The document's examples are one log ([`examples`]).
 //!
 //! A client that keeps the verifier key needs to trust nothing else: it opens a
 //! checkpoint with the key and its tenant's origin (`<key name>/<tenant id>`), checks an
 //! entry's leaf hash against the checkpoint's root with the inclusion proof, and checks
 //! that a newer checkpoint extends one it saw before with the consistency proof.
+
+pub(crate) mod examples;
+pub(crate) mod export;
 
 use std::collections::HashMap;
 
@@ -31,6 +35,9 @@ use crate::{
     auth::KeySource,
     error::ApiError,
     query,
+};
+use examples::{
+    EXAMPLE_CHECKPOINT, EXAMPLE_CONSISTENCY_PROOF, EXAMPLE_INCLUSION_PROOF, EXAMPLE_VERIFIER_KEY,
 };
 
 /// The path parameters of a request as sent, each parsed (and refused by name) by the
@@ -213,31 +220,11 @@ pub(crate) struct ConsistencyQuery {
     to: u64,
 }
 
-// The document's examples: a log of five leaves (leaf `i` holds the one byte `i`) of
-// the default tenant, signed by a key made for them; the tests below check them.
-/// The verifier key of the document's examples.
-pub(crate) const EXAMPLE_VERIFIER_KEY: &str =
-    "auditlog+01c30755+AQh0xWLg8MBqARvq0bAGrP0Et0GNdYbYg2WiarnVQEyT";
-/// A checkpoint of the document's examples.
-pub(crate) const EXAMPLE_CHECKPOINT: &str = "auditlog/00000000-0000-0000-0000-000000000001\n5\nuFW0LWww9bCH4FJmeD+9bjlPe5JgE8yqZ3AKiwxaWW8=\n\n\u{2014} auditlog/00000000-0000-0000-0000-000000000001 YogPMfqfFVGZ/wYYeBGD1bFXBtEzjNPEq2l+VwRJBGZDNPbr4C78vijnNKufrdnfHz9/dKbeYk3KTE2HXh0YDmVGgwM=\n";
-/// The inclusion proof of leaf 2 at size 5 in the document's examples.
-pub(crate) const EXAMPLE_INCLUSION_PROOF: [&str; 3] = [
-    "WDx9+3swVdmUZVRAMqVx4QoTSxtvdpQiu7cf1/oWel0=",
-    "ogv5p8wtyKCPX0FacbGfasQnurVNJO7IaLXTEDRJlTo=",
-    "TzUhLRL5rSA2SSyV8f55uvTse9m+89/6dXnyKT/1RqQ=",
-];
-/// The consistency proof from size 3 to size 5 in the document's examples.
-pub(crate) const EXAMPLE_CONSISTENCY_PROOF: [&str; 4] = [
-    "/PCmxwDdE+J0tvuo3uqN2bJuTu3eNJVxfKyECMnFF38=",
-    "WDx9+3swVdmUZVRAMqVx4QoTSxtvdpQiu7cf1/oWel0=",
-    "ogv5p8wtyKCPX0FacbGfasQnurVNJO7IaLXTEDRJlTo=",
-    "TzUhLRL5rSA2SSyV8f55uvTse9m+89/6dXnyKT/1RqQ=",
-];
-
-/// Declares a variant's three log operations, `get_checkpoint`, `get_inclusion_proof`
-/// and `get_consistency_proof`, and its `log_router()`; the handlers, descriptions and
-/// response tables are written here once, as [`crate::audit_logs::audit_log_operations`]
-/// writes those of the entries.
+/// Declares a variant's four log operations, `get_checkpoint`, `get_inclusion_proof`,
+/// `get_consistency_proof` and `export_audit_logs` (from [`export::export_operation`]),
+/// and its `log_router()`; the handlers, descriptions and response tables are written
+/// here once, as [`crate::audit_logs::audit_log_operations`] writes those of the
+/// entries.
 ///
 /// - `paths`, `tag`, `operation_ids`: where and under what names they are documented;
 /// - `path_params`: the documented tenant path parameter, if any;
@@ -247,9 +234,9 @@ pub(crate) const EXAMPLE_CONSISTENCY_PROOF: [&str; 4] = [
 /// - `errors`: the error type the variant renders, and its documented body.
 macro_rules! log_operations {
     (
-        paths: ($checkpoint_path:tt, $proof_path:tt, $consistency_path:tt $(,)?),
+        paths: ($checkpoint_path:tt, $proof_path:tt, $consistency_path:tt, $export_path:tt $(,)?),
         tag: $tag:tt,
-        operation_ids: ($checkpoint_id:tt, $proof_id:tt, $consistency_id:tt $(,)?),
+        operation_ids: ($checkpoint_id:tt, $proof_id:tt, $consistency_id:tt, $export_id:tt $(,)?),
         path_params: [$($path_param:tt)?],
         security: [$($security:tt)*],
         forbidden: $forbidden:tt,
@@ -263,6 +250,19 @@ macro_rules! log_operations {
                 .routes(utoipa_axum::routes!(get_checkpoint))
                 .routes(utoipa_axum::routes!(get_inclusion_proof))
                 .routes(utoipa_axum::routes!(get_consistency_proof))
+                .routes(utoipa_axum::routes!(export_audit_logs))
+        }
+
+        crate::log::export::export_operation! {
+            path: $export_path,
+            tag: $tag,
+            operation_id: $export_id,
+            path_params: [$($path_param)?],
+            security: [$($security)*],
+            forbidden: $forbidden,
+            key: $source,
+            tenant: |$path| $tenant,
+            errors: ($error, $error_body),
         }
 
         /// The newest checkpoint of the tenant's log
@@ -280,7 +280,7 @@ macro_rules! log_operations {
             $(params($path_param),)?
             responses(
                 (status = 200, description = "The signed checkpoint, exactly as signed", body = String,
-                    content_type = "text/plain; charset=utf-8", example = json!(crate::log::EXAMPLE_CHECKPOINT)),
+                    content_type = "text/plain; charset=utf-8", example = json!(crate::log::examples::EXAMPLE_CHECKPOINT)),
                 (status = 400, description = "The tenant id is not a UUID", body = $error_body),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden, body = $error_body),
@@ -373,42 +373,3 @@ macro_rules! log_operations {
 }
 
 pub(crate) use log_operations;
-
-#[cfg(test)]
-mod tests {
-    use auditlog_domain::{
-        DEFAULT_TENANT_ID,
-        log::{
-            Checkpoint, DEFAULT_LOG_ORIGIN, MemoryTree, leaf_hash, tenant_origin,
-            verify_consistency, verify_inclusion,
-        },
-    };
-
-    use super::*;
-
-    fn hashes(texts: &[&str]) -> Vec<Hash> {
-        texts
-            .iter()
-            .map(|text| text.parse().expect("a base64 hash"))
-            .collect()
-    }
-
-    #[test]
-    fn the_documents_examples_verify() {
-        let key = EXAMPLE_VERIFIER_KEY.parse().expect("a verifier key");
-        let origin = tenant_origin(DEFAULT_LOG_ORIGIN, DEFAULT_TENANT_ID);
-        let checkpoint = Checkpoint::open(EXAMPLE_CHECKPOINT, &key, &origin).expect("it opens");
-        assert_eq!(checkpoint.size(), 5);
-        let inclusion = hashes(&EXAMPLE_INCLUSION_PROOF);
-        verify_inclusion(2, 5, leaf_hash(&[2]), checkpoint.root(), &inclusion)
-            .expect("the inclusion proof verifies");
-        let mut tree = MemoryTree::new();
-        for leaf in 0..3u8 {
-            tree.push(leaf_hash(&[leaf])).expect("pushed");
-        }
-        let old_root = tree.root().expect("a root");
-        let consistency = hashes(&EXAMPLE_CONSISTENCY_PROOF);
-        verify_consistency(3, 5, old_root, checkpoint.root(), &consistency)
-            .expect("the consistency proof verifies");
-    }
-}
