@@ -83,4 +83,5 @@ backend_tests! {
     log::a_replaced_signing_key_is_found,
     log::an_export_in_log_order_reproduces_the_checkpoint,
     log::leaves_hashed_by_the_write_and_by_a_bulk_load_match_the_stored_entries,
+    log::entries_queued_again_by_hand_neither_stop_the_log_nor_enter_it_twice,
 }

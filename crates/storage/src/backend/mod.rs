@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use auditlog_domain::StoreError;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    Statement, sqlx,
+    EntityTrait, SqlErr, Statement, sqlx,
 };
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::{
     StoreOptions,
     error::db_error,
-    schema::{entry, leaf},
+    schema::{entry, leaf, pending},
     search::{KnownTerms, Learned},
 };
 
@@ -162,27 +162,49 @@ impl Backend {
         }
     }
 
-    /// Inserts the leaves `rows` of a tree.
+    /// Takes the first `limit` of the tenant's queued entries off the log's queue, in
+    /// queue order.
+    pub(crate) async fn take_queued<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        tenant_id: Uuid,
+        limit: u64,
+    ) -> Result<Vec<pending::Model>, StoreError> {
+        let sql = match self {
+            Backend::Sqlite => sqlite::TAKE_QUEUED,
+            Backend::Postgres => postgres::tree::TAKE_QUEUED,
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut taken = pending::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                conn.get_database_backend(),
+                sql,
+                [tenant_id.into(), limit.into()],
+            ))
+            .all(conn)
+            .await
+            .map_err(db_error)?;
+        taken.sort_unstable_by_key(|row| row.seq);
+        Ok(taken)
+    }
+
+    /// Inserts the leaves `rows` of a tree; `false`, with nothing inserted, when an entry
+    /// of theirs is a leaf already (the caller's transaction must then roll back).
     pub(crate) async fn insert_leaves<C: ConnectionTrait>(
         self,
         conn: &C,
         rows: Vec<leaf::Model>,
-    ) -> Result<(), StoreError> {
-        match self {
+    ) -> Result<bool, StoreError> {
+        let inserted = match self {
             Backend::Sqlite => sqlite::insert_leaves(conn, rows).await,
             Backend::Postgres => postgres::tree::insert_leaves(conn, rows).await,
-        }
-    }
-
-    /// Removes the log's queue rows `seqs`.
-    pub(crate) async fn dequeue<C: ConnectionTrait>(
-        self,
-        conn: &C,
-        seqs: Vec<i64>,
-    ) -> Result<(), StoreError> {
-        match self {
-            Backend::Sqlite => sqlite::dequeue(conn, seqs).await,
-            Backend::Postgres => postgres::tree::dequeue(conn, seqs).await,
+        };
+        match inserted {
+            Ok(()) => Ok(true),
+            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                Ok(false)
+            }
+            Err(err) => Err(db_error(err)),
         }
     }
 

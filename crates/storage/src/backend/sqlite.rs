@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use auditlog_domain::StoreError;
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait, Value,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait, Value,
     sea_query::Values,
     sqlx::{
         self, AssertSqlSafe, Row as _, Sqlite,
@@ -22,7 +22,7 @@ use super::{Load, shared};
 use crate::{
     error::{db_error, sqlx_error},
     log,
-    schema::{entry, leaf, pending},
+    schema::{entry, leaf},
     search::{self, Learned},
 };
 
@@ -302,33 +302,23 @@ impl Load for SqliteLoad {
     }
 }
 
+/// [`super::Backend::take_queued`]'s statement: the tenant's first queue rows, removed
+/// and returned.
+pub(super) const TAKE_QUEUED: &str = "DELETE FROM audit_log_pending WHERE seq IN ( \
+       SELECT seq FROM audit_log_pending WHERE tenant_id = ? ORDER BY seq LIMIT ?) \
+     RETURNING seq, tenant_id, entry_id, leaf_hash";
+
 /// [`super::Backend::insert_leaves`], a thousand rows a statement.
 pub(super) async fn insert_leaves<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<leaf::Model>,
-) -> Result<(), StoreError> {
+) -> Result<(), DbErr> {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<leaf::ActiveModel> = rows.by_ref().take(LOG_CHUNK).map(Into::into).collect();
         leaf::Entity::insert_many(chunk)
             .exec_without_returning(conn)
-            .await
-            .map_err(db_error)?;
-    }
-    Ok(())
-}
-
-/// [`super::Backend::dequeue`], a thousand rows a statement.
-pub(super) async fn dequeue<C: ConnectionTrait>(
-    conn: &C,
-    seqs: Vec<i64>,
-) -> Result<(), StoreError> {
-    for chunk in seqs.chunks(LOG_CHUNK) {
-        pending::Entity::delete_many()
-            .filter(pending::Column::Seq.is_in(chunk.iter().copied()))
-            .exec(conn)
-            .await
-            .map_err(db_error)?;
+            .await?;
     }
     Ok(())
 }

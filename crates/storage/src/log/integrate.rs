@@ -53,9 +53,43 @@ pub(crate) async fn integrate(
     signer: &LogSigner,
     tenant_id: Uuid,
 ) -> Result<Option<u64>, StoreError> {
-    let txn = WriteTxn::begin(store).await?;
-    let result = integrate_in(&*txn, signer, tenant_id).await;
-    txn.end(result).await
+    let started = std::time::Instant::now();
+    // The leaves' unique key finds a queued entry that is a leaf already; only then is
+    // the batch taken again, with a look at which of its entries the tree holds.
+    for look in [false, true] {
+        let txn = WriteTxn::begin(store).await?;
+        let result = match integrate_in(&*txn, signer, tenant_id, look).await {
+            Err(Attempt::AlreadyLeaves) if !look => {
+                let _ = txn.end::<()>(Err(StoreError::Backend(String::new()))).await;
+                continue;
+            }
+            Err(Attempt::AlreadyLeaves) => Err(StoreError::Backend(format!(
+                "the log of tenant {tenant_id} cannot take its queued entries: one of them is a leaf already"
+            ))),
+            Err(Attempt::Failed(err)) => Err(err),
+            Ok(size) => Ok(size),
+        };
+        let size = txn.end(result).await?;
+        if let Some(size) = size {
+            tracing::debug!(tenant = %tenant_id, size, ms = started.elapsed().as_millis(), "checkpoint signed");
+        }
+        return Ok(size);
+    }
+    Ok(None)
+}
+
+/// Why a batch was not taken into the tree.
+enum Attempt {
+    /// A queued entry is a leaf already (only a hand-made queue row does that).
+    AlreadyLeaves,
+    /// The database or the signature failed.
+    Failed(StoreError),
+}
+
+impl From<StoreError> for Attempt {
+    fn from(err: StoreError) -> Self {
+        Attempt::Failed(err)
+    }
 }
 
 /// The size of the tenant's tree: one past its last leaf.
@@ -76,26 +110,28 @@ pub(crate) async fn tree_size<C: ConnectionTrait>(
     Ok(last.map_or(0, |last| u64::try_from(last).unwrap_or_default() + 1))
 }
 
+/// Moves a batch into the tree. With `look`, the entries that are leaves already are
+/// found first and left out; without, a batch that holds one fails with
+/// [`Attempt::AlreadyLeaves`].
 async fn integrate_in<C: ConnectionTrait>(
     conn: &C,
     signer: &LogSigner,
     tenant_id: Uuid,
-) -> Result<Option<u64>, StoreError> {
+    look: bool,
+) -> Result<Option<u64>, Attempt> {
     // One integrator a tenant at a time, whichever process it runs in.
     let backend = Backend::of(conn)?;
     backend.lock_tree(conn, tenant_id).await?;
-    let queued = pending::Entity::find()
-        .filter(pending::Column::TenantId.eq(tenant_id))
-        .order_by_asc(pending::Column::Seq)
-        .limit(BATCH)
-        .all(conn)
-        .await
-        .map_err(db_error)?;
+    let queued = backend.take_queued(conn, tenant_id, BATCH).await?;
     if queued.is_empty() {
         return Ok(None);
     }
-    let ids: Vec<Uuid> = queued.iter().map(|q| q.entry_id).collect();
-    let in_tree = backend.in_tree(conn, tenant_id, ids).await?;
+    let in_tree = if look {
+        let ids: Vec<Uuid> = queued.iter().map(|q| q.entry_id).collect();
+        backend.in_tree(conn, tenant_id, ids).await?
+    } else {
+        HashSet::new()
+    };
     let unhashed = leaves_of_unhashed(conn, tenant_id, &queued).await?;
 
     let size = tree_size(conn, tenant_id).await?;
@@ -107,6 +143,7 @@ async fn integrate_in<C: ConnectionTrait>(
         // A queue row twice, or for an entry already in the tree (only someone writing
         // the database by hand makes either): the tree takes each entry once.
         if in_tree.contains(&id) || taken.contains(&id) {
+            tracing::warn!(tenant = %tenant_id, entry = %id, "a queued entry is a leaf already; skipped");
             continue;
         }
         let leaf = match queued.leaf_hash.as_deref().map(<[u8; 32]>::try_from) {
@@ -132,10 +169,9 @@ async fn integrate_in<C: ConnectionTrait>(
         });
     }
     let new_size = size + leaves.len() as u64;
-    backend.insert_leaves(conn, leaves).await?;
-    backend
-        .dequeue(conn, queued.iter().map(|q| q.seq).collect())
-        .await?;
+    if !backend.insert_leaves(conn, leaves).await? {
+        return Err(Attempt::AlreadyLeaves);
+    }
     if new_size == size {
         return Ok(None);
     }

@@ -486,3 +486,35 @@ pub async fn leaves_hashed_by_the_write_and_by_a_bulk_load_match_the_stored_entr
         .unwrap_or_else(|err| panic!("entry {} ({:?}): {err}", entry.id, entry.details));
     }
 }
+
+pub async fn entries_queued_again_by_hand_neither_stop_the_log_nor_enter_it_twice(
+    store: SeaOrmStore,
+) {
+    let (signer, tenant) = (signer(), Uuid::new_v4());
+    let first = logged(&store, &signer, tenant, 4, 1).await;
+    // Someone with the database's credentials queues a leaf's entry again, twice.
+    let db = store.connection();
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "INSERT INTO audit_log_pending (tenant_id, entry_id) VALUES ($1, $2), ($1, $2)",
+        [Value::from(tenant), Value::from(first[0].id)],
+    ))
+    .await
+    .expect("queue again");
+    let later = logged(&store, &signer, tenant, 3, 1).await;
+
+    let report = verify(&store, &signer, tenant).await;
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert_eq!((report.leaves, report.pending), (7, 0));
+    for entry in first.iter().chain(&later) {
+        store
+            .inclusion_proof(tenant, entry.id, None)
+            .await
+            .expect("in the log once");
+    }
+    let proof = store
+        .inclusion_proof(tenant, first[0].id, None)
+        .await
+        .expect("proof");
+    assert_eq!((proof.leaf_index, proof.tree_size), (0, 7));
+}

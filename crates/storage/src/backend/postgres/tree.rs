@@ -1,20 +1,26 @@
-//! The integrator's statements on PostgreSQL: a batch of leaves, the batch's queue rows
-//! and the check for entries already in the tree each travel as arrays, one statement
-//! however large the batch.
+//! The integrator's statements on PostgreSQL: a batch of leaves, and the check for
+//! entries already in the tree, each travel as arrays, one statement however large the
+//! batch.
 
 use std::collections::HashSet;
 
 use auditlog_domain::StoreError;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
 use crate::{error::db_error, schema::leaf};
+
+/// [`crate::backend::Backend::take_queued`]'s statement: the tenant's first queue rows,
+/// removed and returned.
+pub(in crate::backend) const TAKE_QUEUED: &str = "DELETE FROM audit_log_pending WHERE seq IN ( \
+       SELECT seq FROM audit_log_pending WHERE tenant_id = $1 ORDER BY seq LIMIT $2) \
+     RETURNING seq, tenant_id, entry_id, leaf_hash";
 
 /// Inserts the leaves `rows`.
 pub(in crate::backend) async fn insert_leaves<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<leaf::Model>,
-) -> Result<(), StoreError> {
+) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -39,23 +45,7 @@ pub(in crate::backend) async fn insert_leaves<C: ConnectionTrait>(
             hashes.into(),
         ],
     ))
-    .await
-    .map_err(db_error)?;
-    Ok(())
-}
-
-/// Removes the queue rows `seqs`.
-pub(in crate::backend) async fn dequeue<C: ConnectionTrait>(
-    conn: &C,
-    seqs: Vec<i64>,
-) -> Result<(), StoreError> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "DELETE FROM audit_log_pending WHERE seq = ANY($1::int8[])",
-        [seqs.into()],
-    ))
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
