@@ -208,6 +208,16 @@ impl Backend {
         }
     }
 
+    /// Makes the space of removed queue rows reusable, where the database does not do
+    /// it by itself as rows are removed: PostgreSQL's autovacuum may be off or behind,
+    /// and a queue that only grows would be scanned through its dead rows.
+    pub(crate) async fn tidy_queue(self, db: &DatabaseConnection) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite => Ok(()),
+            Backend::Postgres => postgres::tree::tidy_queue(db).await,
+        }
+    }
+
     /// The entries among `ids` that are leaves of the tenant's tree already.
     pub(crate) async fn in_tree<C: ConnectionTrait>(
         self,

@@ -10,7 +10,7 @@ use auditlog_domain::{
     log::{Checkpoint, Hash as LogHash, leaf_bytes, leaf_hash, tenant_origin},
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use tlog_tiles::Hash;
 use uuid::Uuid;
@@ -28,31 +28,45 @@ use crate::{
 };
 
 /// Entries taken into a tree per transaction at most.
-const BATCH: u64 = 5_000;
+pub(crate) const BATCH: u64 = 5_000;
 /// Ids per `SELECT ... IN (...)` and rows per `INSERT`.
 const CHUNK: usize = 1_000;
+
+/// The tenants that have queued entries: a walk over the queue's index by tenant, one
+/// index lookup a tenant, so that a queue whose rows have just been removed (and are
+/// not vacuumed yet) is not scanned in whole a few times a second.
+const TENANTS_WITH_PENDING: &str = "WITH RECURSIVE t (tenant_id) AS ( \
+       SELECT (SELECT tenant_id FROM audit_log_pending ORDER BY tenant_id LIMIT 1) \
+       UNION ALL \
+       SELECT (SELECT p.tenant_id FROM audit_log_pending AS p \
+               WHERE p.tenant_id > t.tenant_id ORDER BY p.tenant_id LIMIT 1) \
+       FROM t WHERE t.tenant_id IS NOT NULL) \
+     SELECT tenant_id FROM t WHERE tenant_id IS NOT NULL";
 
 /// The tenants that have queued entries.
 pub(crate) async fn tenants_with_pending<C: ConnectionTrait>(
     conn: &C,
 ) -> Result<Vec<Uuid>, StoreError> {
-    pending::Entity::find()
-        .select_only()
-        .column(pending::Column::TenantId)
-        .distinct()
-        .into_tuple()
-        .all(conn)
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            TENANTS_WITH_PENDING,
+        ))
         .await
-        .map_err(db_error)
+        .map_err(db_error)?;
+    rows.into_iter()
+        .map(|row| row.try_get::<Uuid>("", "tenant_id").map_err(db_error))
+        .collect()
 }
 
 /// Takes up to [`BATCH`] of the tenant's queued entries into its tree and signs a
-/// checkpoint of it; returns the new size, or `None` when nothing was queued.
+/// checkpoint of it; returns how many queue rows it took (a full batch: more may be
+/// queued).
 pub(crate) async fn integrate(
     store: &SeaOrmStore,
     signer: &LogSigner,
     tenant_id: Uuid,
-) -> Result<Option<u64>, StoreError> {
+) -> Result<u64, StoreError> {
     let started = std::time::Instant::now();
     // The leaves' unique key finds a queued entry that is a leaf already; only then is
     // the batch taken again, with a look at which of its entries the tree holds.
@@ -69,13 +83,13 @@ pub(crate) async fn integrate(
             Err(Attempt::Failed(err)) => Err(err),
             Ok(size) => Ok(size),
         };
-        let size = txn.end(result).await?;
+        let (taken, size) = txn.end(result).await?;
         if let Some(size) = size {
-            tracing::debug!(tenant = %tenant_id, size, ms = started.elapsed().as_millis(), "checkpoint signed");
+            tracing::debug!(tenant = %tenant_id, taken, size, ms = started.elapsed().as_millis(), "checkpoint signed");
         }
-        return Ok(size);
+        return Ok(taken as u64);
     }
-    Ok(None)
+    Ok(0)
 }
 
 /// Why a batch was not taken into the tree.
@@ -110,21 +124,22 @@ pub(crate) async fn tree_size<C: ConnectionTrait>(
     Ok(last.map_or(0, |last| u64::try_from(last).unwrap_or_default() + 1))
 }
 
-/// Moves a batch into the tree. With `look`, the entries that are leaves already are
-/// found first and left out; without, a batch that holds one fails with
+/// Moves a batch into the tree; returns how many queue rows it took, and the size of
+/// the checkpoint it signed, if the tree grew. With `look`, the entries that are leaves
+/// already are found first and left out; without, a batch that holds one fails with
 /// [`Attempt::AlreadyLeaves`].
 async fn integrate_in<C: ConnectionTrait>(
     conn: &C,
     signer: &LogSigner,
     tenant_id: Uuid,
     look: bool,
-) -> Result<Option<u64>, Attempt> {
+) -> Result<(usize, Option<u64>), Attempt> {
     // One integrator a tenant at a time, whichever process it runs in.
     let backend = Backend::of(conn)?;
     backend.lock_tree(conn, tenant_id).await?;
     let queued = backend.take_queued(conn, tenant_id, BATCH).await?;
     if queued.is_empty() {
-        return Ok(None);
+        return Ok((0, None));
     }
     let in_tree = if look {
         let ids: Vec<Uuid> = queued.iter().map(|q| q.entry_id).collect();
@@ -173,13 +188,13 @@ async fn integrate_in<C: ConnectionTrait>(
         return Err(Attempt::AlreadyLeaves);
     }
     if new_size == size {
-        return Ok(None);
+        return Ok((queued.len(), None));
     }
     let root = hashes
         .run(conn, |reader| tlog_tiles::tree_hash(new_size, reader))
         .await?;
     sign(conn, signer, tenant_id, new_size, root).await?;
-    Ok(Some(new_size))
+    Ok((queued.len(), Some(new_size)))
 }
 
 /// The leaf hashes of the queued entries that were queued without one (a bulk load

@@ -23,6 +23,8 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 /// The least time between two rounds of the integrator: checkpoints at most a few
 /// times a second.
 const ROUND_EVERY: Duration = Duration::from_millis(100);
+/// Queue rows taken into trees after which the integrator tidies the queue.
+const TIDY_AFTER: u64 = 100_000;
 /// How long the integrator waits after a failed round (the database is away, say).
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -73,9 +75,18 @@ impl SeaOrmStore {
         let store = self.clone();
         let wake = Arc::clone(self.log_wake());
         let task = tokio::spawn(async move {
+            let mut untidy = 0;
             loop {
                 match round(&store, &signer).await {
-                    Ok(()) => {}
+                    Ok(taken) => {
+                        untidy += taken;
+                        if untidy >= TIDY_AFTER {
+                            untidy = 0;
+                            if let Err(error) = store.tidy_log_queue().await {
+                                tracing::warn!(%error, "tidying the log's queue failed");
+                            }
+                        }
+                    }
                     Err(error) => {
                         if store.is_closed() {
                             return;
@@ -98,17 +109,34 @@ impl SeaOrmStore {
         &self,
         signer: &LogSigner,
     ) -> Result<(), auditlog_domain::StoreError> {
-        round(self, signer).await
+        round(self, signer).await.map(drop)
+    }
+
+    /// Makes the space of the log queue's removed rows reusable (see
+    /// [`crate::backend::Backend::tidy_queue`]).
+    async fn tidy_log_queue(&self) -> Result<(), auditlog_domain::StoreError> {
+        crate::backend::Backend::of(self.connection())?
+            .tidy_queue(self.connection())
+            .await
     }
 }
 
-/// One round: every tenant with queued entries, until its queue is empty.
-async fn round(store: &SeaOrmStore, signer: &LogSigner) -> Result<(), auditlog_domain::StoreError> {
+/// One round: every tenant with queued entries, batch after batch until a batch is not
+/// full, so that a tenant written to without pause gets a checkpoint a round. Returns
+/// how many queue rows it took.
+async fn round(
+    store: &SeaOrmStore,
+    signer: &LogSigner,
+) -> Result<u64, auditlog_domain::StoreError> {
+    let mut taken = 0;
     for tenant_id in integrate::tenants_with_pending(store.connection()).await? {
-        while integrate::integrate(store, signer, tenant_id)
-            .await?
-            .is_some()
-        {}
+        loop {
+            let batch = integrate::integrate(store, signer, tenant_id).await?;
+            taken += batch;
+            if batch < integrate::BATCH {
+                break;
+            }
+        }
     }
-    Ok(())
+    Ok(taken)
 }

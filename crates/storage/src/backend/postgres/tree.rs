@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use auditlog_domain::StoreError;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 use uuid::Uuid;
 
 use crate::{error::db_error, schema::leaf};
@@ -67,4 +67,13 @@ pub(in crate::backend) async fn in_tree<C: ConnectionTrait>(
     rows.into_iter()
         .map(|row| row.try_get::<Uuid>("", "entry_id").map_err(db_error))
         .collect()
+}
+
+/// [`crate::backend::Backend::tidy_queue`]: `VACUUM` of the queue, which holds few live
+/// rows, so it takes milliseconds. It runs outside any transaction, as `VACUUM` must.
+pub(in crate::backend) async fn tidy_queue(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.execute_unprepared("VACUUM audit_log_pending")
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
