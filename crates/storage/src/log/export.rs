@@ -5,18 +5,11 @@ use auditlog_domain::{AuditLogFilter, ExportPage, StoreError};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use crate::{
-    error::db_error,
-    read::condition,
-    schema::{entry, leaf},
-};
-
-/// Ids per `SELECT ... IN (...)`.
-const CHUNK: usize = 1_000;
+use super::entries_by_id;
+use crate::{error::db_error, read::condition, schema::leaf};
 
 /// The page of [`auditlog_domain::LogStore::export_page`]: the leaves `from..to` are
-/// read first, then their entries that the filter matches, at most [`CHUNK`] ids a
-/// query.
+/// read first, then their entries that the filter matches.
 pub(crate) async fn export_page<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
@@ -45,21 +38,8 @@ pub(crate) async fn export_page<C: ConnectionTrait>(
         .all(conn)
         .await
         .map_err(db_error)?;
-    let mut found = std::collections::HashMap::with_capacity(rows.len());
     let ids: Vec<Uuid> = rows.iter().map(|(_, id)| *id).collect();
-    let matching = condition(tenant_id, filter);
-    for chunk in ids.chunks(CHUNK) {
-        for row in entry::Entity::find()
-            .filter(matching.clone())
-            .filter(entry::Column::Id.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await
-            .map_err(db_error)?
-        {
-            let entry = row.into_entry()?;
-            found.insert(entry.id, entry);
-        }
-    }
+    let mut found = entries_by_id(conn, condition(tenant_id, filter), &ids).await?;
     let entries = rows
         .into_iter()
         .filter_map(|(index, id)| {

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use auditlog_domain::{
-    AuditLog, StoreError,
+    StoreError,
     log::{Checkpoint, Hash as LogHash, leaf_bytes, leaf_hash, tenant_origin},
 };
 use sea_orm::{
@@ -16,7 +16,7 @@ use tlog_tiles::Hash;
 use uuid::Uuid;
 
 use super::{
-    LogSigner,
+    LogSigner, entries_by_id,
     hashes::{StoredHashes, join},
 };
 use crate::{
@@ -29,8 +29,6 @@ use crate::{
 
 /// Entries taken into a tree per transaction at most.
 pub(crate) const BATCH: u64 = 5_000;
-/// Ids per `SELECT ... IN (...)` and rows per `INSERT`.
-const CHUNK: usize = 1_000;
 
 /// The tenants that have queued entries: a walk over the queue's index by tenant, one
 /// index lookup a tenant, so that a queue whose rows have just been removed (and are
@@ -68,28 +66,41 @@ pub(crate) async fn integrate(
     tenant_id: Uuid,
 ) -> Result<u64, StoreError> {
     let started = std::time::Instant::now();
-    // The leaves' unique key finds a queued entry that is a leaf already; only then is
-    // the batch taken again, with a look at which of its entries the tree holds.
-    for look in [false, true] {
-        let txn = WriteTxn::begin(store).await?;
-        let result = match integrate_in(&*txn, signer, tenant_id, look).await {
-            Err(Attempt::AlreadyLeaves) if !look => {
-                let _ = txn.end::<()>(Err(StoreError::Backend(String::new()))).await;
-                continue;
-            }
-            Err(Attempt::AlreadyLeaves) => Err(StoreError::Backend(format!(
-                "the log of tenant {tenant_id} cannot take its queued entries: one of them is a leaf already"
-            ))),
-            Err(Attempt::Failed(err)) => Err(err),
-            Ok(size) => Ok(size),
-        };
-        let (taken, size) = txn.end(result).await?;
-        if let Some(size) = size {
-            tracing::debug!(tenant = %tenant_id, taken, size, ms = started.elapsed().as_millis(), "checkpoint signed");
-        }
-        return Ok(taken as u64);
+    let (taken, size) = match attempt(store, signer, tenant_id, false).await? {
+        Some(done) => done,
+        // The leaves' unique key found a queued entry that is a leaf already: the batch
+        // is taken again, with a look at which of its entries the tree holds.
+        None => attempt(store, signer, tenant_id, true)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Backend(format!(
+                    "the log of tenant {tenant_id} cannot take its queued entries: one of them is a leaf already"
+                ))
+            })?,
+    };
+    if let Some(size) = size {
+        tracing::debug!(tenant = %tenant_id, taken, size, ms = started.elapsed().as_millis(), "checkpoint signed");
     }
-    Ok(0)
+    Ok(taken as u64)
+}
+
+/// [`integrate_in`] in a transaction of its own: committed, or rolled back with `None`
+/// when a queued entry is a leaf already.
+async fn attempt(
+    store: &SeaOrmStore,
+    signer: &LogSigner,
+    tenant_id: Uuid,
+    look: bool,
+) -> Result<Option<(usize, Option<u64>)>, StoreError> {
+    let txn = WriteTxn::begin(store).await?;
+    match integrate_in(&*txn, signer, tenant_id, look).await {
+        Ok(done) => txn.end(Ok(done)).await.map(Some),
+        Err(Attempt::AlreadyLeaves) => {
+            txn.rollback().await;
+            Ok(None)
+        }
+        Err(Attempt::Failed(err)) => txn.end(Err(err)).await,
+    }
 }
 
 /// Why a batch was not taken into the tree.
@@ -158,7 +169,7 @@ async fn integrate_in<C: ConnectionTrait>(
         // A queue row twice, or for an entry already in the tree (only someone writing
         // the database by hand makes either): the tree takes each entry once.
         if in_tree.contains(&id) || taken.contains(&id) {
-            tracing::warn!(tenant = %tenant_id, entry = %id, "a queued entry is a leaf already; skipped");
+            tracing::warn!(tenant = %tenant_id, entry = %id, "a queued entry is a leaf already or queued twice; skipped");
             continue;
         }
         let leaf = match queued.leaf_hash.as_deref().map(<[u8; 32]>::try_from) {
@@ -214,7 +225,7 @@ async fn leaves_of_unhashed<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let entries = entries_of(conn, tenant_id, &ids).await?;
+    let entries = entries_by_id(conn, entry::Column::TenantId.eq(tenant_id).into(), &ids).await?;
     let mut leaves = HashMap::with_capacity(entries.len());
     for id in ids {
         // Only someone writing the database by hand queues an entry that is not there.
@@ -258,26 +269,4 @@ async fn sign<C: ConnectionTrait>(
     .await
     .map_err(db_error)?;
     Ok(())
-}
-
-/// The stored entries among `ids`.
-async fn entries_of<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: Uuid,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, AuditLog>, StoreError> {
-    let mut found = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let rows = entry::Entity::find()
-            .filter(entry::Column::TenantId.eq(tenant_id))
-            .filter(entry::Column::Id.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await
-            .map_err(db_error)?;
-        for row in rows {
-            let entry = row.into_entry()?;
-            found.insert(entry.id, entry);
-        }
-    }
-    Ok(found)
 }

@@ -11,12 +11,14 @@ pub(crate) mod pending;
 pub(crate) mod proofs;
 pub(crate) mod verify;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use auditlog_domain::log::LogKey;
+use auditlog_domain::{AuditLog, StoreError, log::LogKey};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use tokio::sync::Notify;
+use uuid::Uuid;
 
-use crate::SeaOrmStore;
+use crate::{SeaOrmStore, error::db_error, schema::entry};
 
 /// How often the integrator looks for entries that other processes queued.
 const POLL_EVERY: Duration = Duration::from_millis(200);
@@ -25,6 +27,8 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 const ROUND_EVERY: Duration = Duration::from_millis(100);
 /// Queue rows taken into trees after which the integrator tidies the queue.
 const TIDY_AFTER: u64 = 100_000;
+/// Ids per `SELECT ... IN (...)` of [`entries_by_id`].
+const IDS_PER_QUERY: usize = 1_000;
 /// How long the integrator waits after a failed round (the database is away, say).
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -139,4 +143,27 @@ async fn round(
         }
     }
     Ok(taken)
+}
+
+/// The stored entries among `ids` that `matching` (which names their tenant) holds, by
+/// id, read [`IDS_PER_QUERY`] ids a query.
+pub(crate) async fn entries_by_id<C: ConnectionTrait>(
+    conn: &C,
+    matching: Condition,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, AuditLog>, StoreError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let rows = entry::Entity::find()
+            .filter(matching.clone())
+            .filter(entry::Column::Id.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await
+            .map_err(db_error)?;
+        for row in rows {
+            let entry = row.into_entry()?;
+            found.insert(entry.id, entry);
+        }
+    }
+    Ok(found)
 }

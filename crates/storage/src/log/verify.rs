@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use tlog_tiles::Hash;
 use uuid::Uuid;
 
-use super::hashes::split;
+use super::{entries_by_id, hashes::split};
 use crate::{
     SeaOrmStore,
     error::db_error,
@@ -195,7 +195,8 @@ async fn verify<C: ConnectionTrait>(
             break;
         }
         let ids: Vec<Uuid> = page.iter().map(|l| l.entry_id).collect();
-        let entries = entries_of(conn, tenant_id, &ids).await?;
+        let entries =
+            entries_by_id(conn, entry::Column::TenantId.eq(tenant_id).into(), &ids).await?;
         for row in page {
             let index = u64::try_from(row.leaf_index).unwrap_or(u64::MAX);
             if index != next {
@@ -484,26 +485,4 @@ impl tlog_tiles::HashReader for Made<'_> {
             })
             .collect()
     }
-}
-
-/// The tenant's entries among `ids`.
-async fn entries_of<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: Uuid,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, auditlog_domain::AuditLog>, StoreError> {
-    let mut found = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        for row in entry::Entity::find()
-            .filter(entry::Column::TenantId.eq(tenant_id))
-            .filter(entry::Column::Id.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await
-            .map_err(db_error)?
-        {
-            let entry = row.into_entry()?;
-            found.insert(entry.id, entry);
-        }
-    }
-    Ok(found)
 }

@@ -50,11 +50,17 @@ impl<'a> WriteTxn<'a> {
                 Ok(value)
             }
             Err(err) => {
-                if let Err(rollback) = self.txn.rollback().await {
-                    tracing::warn!(error = %rollback, "rolling back a refused write failed");
-                }
+                self.rollback().await;
                 Err(err)
             }
+        }
+    }
+
+    /// Rolls back; a failed rollback is only logged (it ends the connection, which then
+    /// rolls back).
+    pub(crate) async fn rollback(self) {
+        if let Err(rollback) = self.txn.rollback().await {
+            tracing::warn!(error = %rollback, "rolling back a refused write failed");
         }
     }
 }
