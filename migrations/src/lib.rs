@@ -6,8 +6,8 @@
 //! programs that embed the store need no tenant rows.
 #![forbid(unsafe_code)]
 
-pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
+pub use sea_orm_migration::MigratorTrait;
 
 mod m20260101_000001_create_tables;
 mod m20260102_000001_search_and_counts;
@@ -16,6 +16,7 @@ mod m20260104_000001_address_suffixes;
 mod m20260105_000001_byte_order_and_terms_epoch;
 mod m20260106_000001_operator_key_prefixes;
 mod m20261201_000001_verifiable_log;
+mod m20261202_000001_log_heads;
 
 /// Runs `statements` in order on PostgreSQL; nothing on SQLite.
 pub(crate) async fn on_postgres(
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260105_000001_byte_order_and_terms_epoch::Migration),
             Box::new(m20260106_000001_operator_key_prefixes::Migration),
             Box::new(m20261201_000001_verifiable_log::Migration),
+            Box::new(m20261202_000001_log_heads::Migration),
         ]
     }
 }

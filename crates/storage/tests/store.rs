@@ -19,6 +19,8 @@ mod import;
 mod keys;
 #[path = "store/log.rs"]
 mod log;
+#[path = "store/log_writes.rs"]
+mod log_writes;
 #[path = "store/pages.rs"]
 mod pages;
 #[path = "store/search.rs"]
@@ -84,4 +86,8 @@ backend_tests! {
     log::an_export_in_log_order_reproduces_the_checkpoint,
     log::leaves_hashed_by_the_write_and_by_a_bulk_load_match_the_stored_entries,
     log::entries_queued_again_by_hand_neither_stop_the_log_nor_enter_it_twice,
+    log_writes::a_written_entry_is_a_leaf_when_the_write_returns,
+    log_writes::concurrent_writers_build_one_dense_tree,
+    log_writes::a_head_edge_of_the_wrong_length_is_read_again_from_the_leaves,
+    log_writes::a_forged_head_edge_is_found,
 }

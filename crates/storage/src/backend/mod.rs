@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::{
     StoreOptions,
     error::db_error,
-    schema::{entry, leaf, pending},
+    schema::{entry, head, leaf, pending},
     search::{KnownTerms, Learned},
 };
 
@@ -148,18 +148,37 @@ impl Backend {
         }
     }
 
-    /// Makes the caller's transaction the only one that grows the tenant's tree until it
-    /// ends, across processes.
-    pub(crate) async fn lock_tree<C: ConnectionTrait>(
+    /// Locks the tenant's log head until the transaction ends (a SQLite write
+    /// transaction holds the whole database already) and returns it. A tenant without
+    /// one gets it first, sized from its leaves.
+    pub(crate) async fn lock_head<C: ConnectionTrait>(
         self,
         conn: &C,
         tenant_id: Uuid,
-    ) -> Result<(), StoreError> {
-        match self {
-            // A write transaction holds the whole database already.
-            Backend::Sqlite => Ok(()),
-            Backend::Postgres => postgres::lock_tree(conn, tenant_id).await,
+    ) -> Result<head::Model, StoreError> {
+        let (select, create) = match self {
+            Backend::Sqlite => (sqlite::LOCK_HEAD, sqlite::NEW_HEAD),
+            Backend::Postgres => (postgres::tree::LOCK_HEAD, postgres::tree::NEW_HEAD),
+        };
+        let statement = |sql: &str| {
+            Statement::from_sql_and_values(conn.get_database_backend(), sql, [tenant_id.into()])
+        };
+        for _ in 0..2 {
+            let found = head::Entity::find()
+                .from_raw_sql(statement(select))
+                .one(conn)
+                .await
+                .map_err(db_error)?;
+            if let Some(head) = found {
+                return Ok(head);
+            }
+            conn.execute_raw(statement(create))
+                .await
+                .map_err(db_error)?;
         }
+        Err(StoreError::Backend(format!(
+            "the log head of tenant {tenant_id} cannot be made"
+        )))
     }
 
     /// Takes the first `limit` of the tenant's queued entries off the log's queue, in

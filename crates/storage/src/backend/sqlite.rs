@@ -21,7 +21,6 @@ use uuid::Uuid;
 use super::{Load, shared};
 use crate::{
     error::{db_error, sqlx_error},
-    log,
     schema::{entry, leaf},
     search::{self, Learned},
 };
@@ -130,7 +129,7 @@ fn insert_sql(rows: usize, tail: &str) -> String {
 }
 
 /// [`super::Backend::insert_new`]: rows a few hundred a statement, then the new
-/// rows' places in the log's queue and their search terms.
+/// rows' search terms.
 pub(super) async fn insert_new<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
@@ -159,7 +158,6 @@ pub(super) async fn insert_new<C: ConnectionTrait>(
         .iter()
         .filter(|row| inserted.contains(&row.id))
         .collect();
-    log::pending::enqueue(conn, tenant_id, &new_rows).await?;
     search::record::record(conn, tenant_id, search::of_rows(new_rows)).await?;
     Ok((inserted, Learned::default()))
 }
@@ -307,6 +305,14 @@ impl Load for SqliteLoad {
 pub(super) const TAKE_QUEUED: &str = "DELETE FROM audit_log_pending WHERE seq IN ( \
        SELECT seq FROM audit_log_pending WHERE tenant_id = ? ORDER BY seq LIMIT ?) \
      RETURNING seq, tenant_id, entry_id, leaf_hash";
+
+/// [`super::Backend::lock_head`]'s statements: the head (the write transaction holds
+/// the database), and a new one sized from the tenant's leaves.
+pub(super) const LOCK_HEAD: &str =
+    "SELECT tenant_id, size, edge FROM audit_log_heads WHERE tenant_id = ?1";
+pub(super) const NEW_HEAD: &str = "INSERT INTO audit_log_heads (tenant_id, size) \
+     SELECT ?1, COALESCE(MAX(leaf_index) + 1, 0) FROM audit_log_leaves WHERE tenant_id = ?1 \
+     ON CONFLICT (tenant_id) DO NOTHING";
 
 /// [`super::Backend::insert_leaves`], a thousand rows a statement.
 pub(super) async fn insert_leaves<C: ConnectionTrait>(

@@ -72,6 +72,28 @@ impl StoredHashes {
         }
     }
 
+    /// Knows `edge` (a head's right edge, see [`edge_indexes`]) as the hashes of the
+    /// tree of `size` leaves; an edge of the wrong length is ignored, and the hashes
+    /// are read from the leaves instead.
+    pub(crate) fn learn_edge(&mut self, size: u64, edge: Option<&[u8]>) {
+        let Some(hashes) = edge.and_then(split_or_empty) else {
+            return;
+        };
+        let indexes: Vec<u64> = edge_indexes(size).collect();
+        if indexes.len() == hashes.len() {
+            self.known.extend(indexes.into_iter().zip(hashes));
+        }
+    }
+
+    /// The right edge of the tree of `size` leaves, as a head keeps it, when every hash
+    /// of it is known.
+    pub(crate) fn edge(&self, size: u64) -> Option<Vec<u8>> {
+        let hashes: Option<Vec<Hash>> = edge_indexes(size)
+            .map(|index| self.known.get(&index).copied())
+            .collect();
+        hashes.map(|hashes| join(&hashes))
+    }
+
     /// Runs `f` over the stored hashes, fetching from `conn` those it needs that are not
     /// known yet.
     pub(crate) async fn run<C: ConnectionTrait, T>(
@@ -134,6 +156,25 @@ impl StoredHashes {
     }
 }
 
+/// The stored hash indexes of the maximal complete subtrees of a tree of `size`
+/// leaves, from the largest: one for each bit set in `size`. Appending a leaf and
+/// computing the root read no other hashes.
+pub(crate) fn edge_indexes(size: u64) -> impl Iterator<Item = u64> {
+    (0..u64::BITS as u8)
+        .rev()
+        .filter(move |&level| size >> level & 1 == 1)
+        .map(move |level| tlog_tiles::stored_hash_index(level, (size >> level) - 1))
+}
+
+/// A head's edge, 32 bytes a hash; the empty edge of the empty tree is no hash.
+fn split_or_empty(bytes: &[u8]) -> Option<Vec<Hash>> {
+    if bytes.is_empty() {
+        Some(Vec::new())
+    } else {
+        split(bytes)
+    }
+}
+
 /// A leaf row's hashes, 32 bytes each; `None` when the bytes are no such list.
 pub(crate) fn split(bytes: &[u8]) -> Option<Vec<Hash>> {
     if bytes.is_empty() || !bytes.len().is_multiple_of(32) {
@@ -167,6 +208,33 @@ mod tests {
             let count = tlog_tiles::stored_hash_count(n + 1) - tlog_tiles::stored_hash_count(n);
             for k in 0..count {
                 assert_eq!(writer_of(first + k), (n, k as usize), "leaf {n}, hash {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_edge_is_what_appending_and_the_root_read() {
+        // A reader that records what tlog asks for, and answers with made-up hashes.
+        struct Asked(RefCell<Vec<u64>>);
+        impl HashReader for Asked {
+            fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+                self.0.borrow_mut().extend_from_slice(indexes);
+                Ok(indexes.iter().map(|_| Hash([7; 32])).collect())
+            }
+        }
+        for size in 1..600u64 {
+            let edge: Vec<u64> = edge_indexes(size).collect();
+            assert_eq!(edge.len(), size.count_ones() as usize);
+            let asked = Asked(RefCell::new(Vec::new()));
+            tlog_tiles::tree_hash(size, &asked).expect("root");
+            let mut root_reads = asked.0.take();
+            root_reads.sort_unstable();
+            let mut sorted = edge.clone();
+            sorted.sort_unstable();
+            assert_eq!(root_reads, sorted, "root of {size}");
+            tlog_tiles::stored_hashes_for_record_hash(size, Hash([1; 32]), &asked).expect("append");
+            for index in asked.0.take() {
+                assert!(edge.contains(&index), "appending to {size} reads {index}");
             }
         }
     }

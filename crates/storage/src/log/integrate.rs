@@ -1,7 +1,8 @@
-//! The integrator: moves queued entries into their tenant's tree, in queue order, and
-//! signs a checkpoint of the grown tree, all in one transaction. It runs behind the
-//! writes (as Trillian's and Tessera's do), so a write waits for no hashing; after a
-//! crash it resumes from the queue, which the writes filled in their own transactions.
+//! The integrator: moves the entries that a bulk load queued into their tenant's tree,
+//! in queue order, and signs a checkpoint of every tree that has grown since its last
+//! one, whoever grew it. Writes take their entries into the tree themselves; a
+//! checkpoint follows them within a round. After a crash it resumes from the queue and
+//! the heads, which are written in the transactions of the entries they hold.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,21 +10,19 @@ use auditlog_domain::{
     StoreError,
     log::{Checkpoint, Hash as LogHash, leaf_bytes, leaf_hash, tenant_origin},
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Set, Statement};
 use tlog_tiles::Hash;
 use uuid::Uuid;
 
 use super::{
     LogSigner, entries_by_id,
-    hashes::{StoredHashes, join},
+    sequence::{append_leaves, hashes_of},
 };
 use crate::{
     SeaOrmStore,
     backend::Backend,
     error::db_error,
-    schema::{checkpoint, entry, leaf, now, pending},
+    schema::{checkpoint, entry, head, now, pending},
     write::txn::WriteTxn,
 };
 
@@ -57,30 +56,19 @@ pub(crate) async fn tenants_with_pending<C: ConnectionTrait>(
         .collect()
 }
 
-/// Takes up to [`BATCH`] of the tenant's queued entries into its tree and signs a
-/// checkpoint of it; returns how many queue rows it took (a full batch: more may be
-/// queued).
-pub(crate) async fn integrate(
-    store: &SeaOrmStore,
-    signer: &LogSigner,
-    tenant_id: Uuid,
-) -> Result<u64, StoreError> {
-    let started = std::time::Instant::now();
-    let (taken, size) = match attempt(store, signer, tenant_id, false).await? {
-        Some(done) => done,
+/// Takes up to [`BATCH`] of the tenant's queued entries into its tree; returns how
+/// many queue rows it took (a full batch: more may be queued).
+pub(crate) async fn integrate(store: &SeaOrmStore, tenant_id: Uuid) -> Result<u64, StoreError> {
+    let taken = match attempt(store, tenant_id, false).await? {
+        Some(taken) => taken,
         // The leaves' unique key found a queued entry that is a leaf already: the batch
         // is taken again, with a look at which of its entries the tree holds.
-        None => attempt(store, signer, tenant_id, true)
-            .await?
-            .ok_or_else(|| {
-                StoreError::Backend(format!(
-                    "the log of tenant {tenant_id} cannot take its queued entries: one of them is a leaf already"
-                ))
-            })?,
+        None => attempt(store, tenant_id, true).await?.ok_or_else(|| {
+            StoreError::Backend(format!(
+                "the log of tenant {tenant_id} cannot take its queued entries: one of them is a leaf already"
+            ))
+        })?,
     };
-    if let Some(size) = size {
-        tracing::debug!(tenant = %tenant_id, taken, size, ms = started.elapsed().as_millis(), "checkpoint signed");
-    }
     Ok(taken as u64)
 }
 
@@ -88,12 +76,11 @@ pub(crate) async fn integrate(
 /// when a queued entry is a leaf already.
 async fn attempt(
     store: &SeaOrmStore,
-    signer: &LogSigner,
     tenant_id: Uuid,
     look: bool,
-) -> Result<Option<(usize, Option<u64>)>, StoreError> {
+) -> Result<Option<usize>, StoreError> {
     let txn = WriteTxn::begin(store).await?;
-    match integrate_in(&*txn, signer, tenant_id, look).await {
+    match integrate_in(&*txn, tenant_id, look).await {
         Ok(done) => txn.end(Ok(done)).await.map(Some),
         Err(Attempt::AlreadyLeaves) => {
             txn.rollback().await;
@@ -101,6 +88,33 @@ async fn attempt(
         }
         Err(Attempt::Failed(err)) => txn.end(Err(err)).await,
     }
+}
+
+/// The heads of the trees that have grown past their newest checkpoint.
+const GROWN: &str = "SELECT h.tenant_id, h.size, h.edge FROM audit_log_heads AS h \
+     WHERE h.size > COALESCE( \
+       (SELECT MAX(c.size) FROM audit_log_checkpoints AS c WHERE c.tenant_id = h.tenant_id), 0)";
+
+/// Signs a checkpoint of every tree that has grown past its newest one; returns how
+/// many it signed.
+pub(crate) async fn sign_grown<C: ConnectionTrait>(
+    conn: &C,
+    signer: &LogSigner,
+) -> Result<usize, StoreError> {
+    let heads = head::Entity::find()
+        .from_raw_sql(Statement::from_string(conn.get_database_backend(), GROWN))
+        .all(conn)
+        .await
+        .map_err(db_error)?;
+    for head in &heads {
+        let (size, mut hashes) = hashes_of(head);
+        let root = hashes
+            .run(conn, |reader| tlog_tiles::tree_hash(size, reader))
+            .await?;
+        sign(conn, signer, head.tenant_id, size, root).await?;
+        tracing::debug!(tenant = %head.tenant_id, size, "checkpoint signed");
+    }
+    Ok(heads.len())
 }
 
 /// Why a batch was not taken into the tree.
@@ -117,40 +131,18 @@ impl From<StoreError> for Attempt {
     }
 }
 
-/// The size of the tenant's tree: one past its last leaf.
-pub(crate) async fn tree_size<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: Uuid,
-) -> Result<u64, StoreError> {
-    let last: Option<i64> = leaf::Entity::find()
-        .select_only()
-        .column(leaf::Column::LeafIndex)
-        .filter(leaf::Column::TenantId.eq(tenant_id))
-        .order_by_desc(leaf::Column::LeafIndex)
-        .limit(1)
-        .into_tuple()
-        .one(conn)
-        .await
-        .map_err(db_error)?;
-    Ok(last.map_or(0, |last| u64::try_from(last).unwrap_or_default() + 1))
-}
-
-/// Moves a batch into the tree; returns how many queue rows it took, and the size of
-/// the checkpoint it signed, if the tree grew. With `look`, the entries that are leaves
-/// already are found first and left out; without, a batch that holds one fails with
-/// [`Attempt::AlreadyLeaves`].
+/// Moves a batch into the tree; returns how many queue rows it took. With `look`, the
+/// entries that are leaves already are found first and left out; without, a batch that
+/// holds one fails with [`Attempt::AlreadyLeaves`].
 async fn integrate_in<C: ConnectionTrait>(
     conn: &C,
-    signer: &LogSigner,
     tenant_id: Uuid,
     look: bool,
-) -> Result<(usize, Option<u64>), Attempt> {
-    // One integrator a tenant at a time, whichever process it runs in.
+) -> Result<usize, Attempt> {
     let backend = Backend::of(conn)?;
-    backend.lock_tree(conn, tenant_id).await?;
     let queued = backend.take_queued(conn, tenant_id, BATCH).await?;
     if queued.is_empty() {
-        return Ok((0, None));
+        return Ok(0);
     }
     let in_tree = if look {
         let ids: Vec<Uuid> = queued.iter().map(|q| q.entry_id).collect();
@@ -160,8 +152,6 @@ async fn integrate_in<C: ConnectionTrait>(
     };
     let unhashed = leaves_of_unhashed(conn, tenant_id, &queued).await?;
 
-    let size = tree_size(conn, tenant_id).await?;
-    let mut hashes = StoredHashes::new(tenant_id);
     let mut leaves = Vec::with_capacity(queued.len());
     let mut taken = HashSet::with_capacity(queued.len());
     for queued in &queued {
@@ -180,32 +170,12 @@ async fn integrate_in<C: ConnectionTrait>(
             },
         };
         taken.insert(id);
-        let n = size + leaves.len() as u64;
-        let stored = hashes
-            .run(conn, |reader| {
-                tlog_tiles::stored_hashes_for_record_hash(n, leaf, reader)
-            })
-            .await?;
-        hashes.learn(n, &stored);
-        leaves.push(leaf::Model {
-            tenant_id,
-            leaf_index: i64::try_from(n).unwrap_or(i64::MAX),
-            entry_id: id,
-            hashes: join(&stored),
-        });
+        leaves.push((id, leaf));
     }
-    let new_size = size + leaves.len() as u64;
-    if !backend.insert_leaves(conn, leaves).await? {
-        return Err(Attempt::AlreadyLeaves);
+    match append_leaves(conn, tenant_id, &leaves).await? {
+        Some(_) => Ok(queued.len()),
+        None => Err(Attempt::AlreadyLeaves),
     }
-    if new_size == size {
-        return Ok((queued.len(), None));
-    }
-    let root = hashes
-        .run(conn, |reader| tlog_tiles::tree_hash(new_size, reader))
-        .await?;
-    sign(conn, signer, tenant_id, new_size, root).await?;
-    Ok((queued.len(), Some(new_size)))
 }
 
 /// The leaf hashes of the queued entries that were queued without one (a bulk load
@@ -265,6 +235,8 @@ async fn sign<C: ConnectionTrait>(
         note: Set(note),
         created_at: Set(auditlog_domain::entry::timestamp::to_micros(now())),
     })
+    // Another process may have signed the same size, with the same root.
+    .on_conflict_do_nothing()
     .exec_without_returning(conn)
     .await
     .map_err(db_error)?;

@@ -1,14 +1,15 @@
 //! Each tenant's log: a Merkle tree (RFC 9162) of its entries, with signed checkpoints.
 //!
-//! A write queues the entries it stores ([`pending`]); the integrator ([`integrate`])
-//! takes them into the tree in the background and signs a checkpoint of every size it
-//! reaches; proofs ([`proofs`]) are read from the stored hashes ([`hashes`]).
+//! A write takes the entries it stores into their tenant's tree in its own transaction
+//! ([`sequence`]); the integrator ([`integrate`]) takes in what bulk loads queued and
+//! signs, a few times a second, a checkpoint of every tree that has grown; proofs
+//! ([`proofs`]) are read from the stored hashes ([`hashes`]).
 
 pub(crate) mod export;
 pub(crate) mod hashes;
 pub(crate) mod integrate;
-pub(crate) mod pending;
 pub(crate) mod proofs;
+pub(crate) mod sequence;
 pub(crate) mod verify;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 use crate::{SeaOrmStore, error::db_error, schema::entry};
 
-/// How often the integrator looks for entries that other processes queued.
+/// How often the integrator looks for trees that other processes grew.
 const POLL_EVERY: Duration = Duration::from_millis(200);
 /// The least time between two rounds of the integrator: checkpoints at most a few
 /// times a second.
@@ -69,7 +70,7 @@ impl Wake {
 impl SeaOrmStore {
     /// Starts taking queued entries into their tenants' trees and signing checkpoints
     /// with `signer`, on a task of its own. Any number of processes may run it on one
-    /// database: each tenant's tree is grown by one of them at a time.
+    /// database: each tenant's tree is grown by one transaction at a time.
     pub async fn start_log(
         &self,
         signer: LogSigner,
@@ -126,8 +127,8 @@ impl SeaOrmStore {
 }
 
 /// One round: every tenant with queued entries, batch after batch until a batch is not
-/// full, so that a tenant written to without pause gets a checkpoint a round. Returns
-/// how many queue rows it took.
+/// full, then a checkpoint of every tree that has grown. Returns how many queue rows it
+/// took.
 async fn round(
     store: &SeaOrmStore,
     signer: &LogSigner,
@@ -135,13 +136,14 @@ async fn round(
     let mut taken = 0;
     for tenant_id in integrate::tenants_with_pending(store.connection()).await? {
         loop {
-            let batch = integrate::integrate(store, signer, tenant_id).await?;
+            let batch = integrate::integrate(store, tenant_id).await?;
             taken += batch;
             if batch < integrate::BATCH {
                 break;
             }
         }
     }
+    integrate::sign_grown(store.connection(), signer).await?;
     Ok(taken)
 }
 

@@ -12,6 +12,7 @@ pub mod api_key;
 pub mod checkpoint;
 pub mod count;
 pub mod entry;
+pub mod head;
 pub(crate) mod ip_key;
 pub mod leaf;
 pub mod pending;

@@ -11,6 +11,7 @@ use crate::{
     backend::Backend,
     counts,
     error::db_error,
+    log,
     schema::{entry, now},
     search::{KnownTerms, Learned},
 };
@@ -134,7 +135,8 @@ pub(crate) async fn store_batch<C: ConnectionTrait>(
 }
 
 /// Inserts `entries` into `tenant_id` with `ON CONFLICT DO NOTHING`, adds the ones
-/// inserted to the daily counts and their new values to the search terms (on
+/// inserted to the daily counts and to the tenant's log, and their new values to the
+/// search terms (on
 /// PostgreSQL, those that `known` does not hold); returns the ids inserted and what
 /// the write teaches `known` once committed. Rows go in id order, so two batches that
 /// share ids wait for each other in one order and never deadlock.
@@ -155,8 +157,23 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
     for row in rows.iter().filter(|row| inserted.contains(&row.id)) {
         *per_day.entry(counts::day_of(row.created_at)).or_default() += 1;
     }
-    // Last, so that the day's row, which every writer of the day updates, stays locked
-    // only until the commit that follows.
     counts::increment(conn, tenant_id, &per_day).await?;
+    // Last, so that the tenant's log head, which every write of the tenant locks, and
+    // the day's row, which every write of the day updates, stay locked only until the
+    // commit that follows.
+    let leaves = rows
+        .iter()
+        .filter(|row| inserted.contains(&row.id))
+        .map(|row| Ok((row.id, log::sequence::leaf_of(row)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    if !leaves.is_empty()
+        && log::sequence::append_leaves(conn, tenant_id, &leaves)
+            .await?
+            .is_none()
+    {
+        return Err(StoreError::Backend(format!(
+            "the log of tenant {tenant_id} holds a leaf for an entry that was not stored before"
+        )));
+    }
     Ok((inserted, learned))
 }

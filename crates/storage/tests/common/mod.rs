@@ -320,6 +320,7 @@ pub async fn delete_all_entries_bypassing_the_log(db: &DatabaseConnection) {
             ("DELETE FROM audit_log_leaves", vec![]),
             ("DELETE FROM audit_log_checkpoints", vec![]),
             ("DELETE FROM audit_log_pending", vec![]),
+            ("DELETE FROM audit_log_heads", vec![]),
         ],
     )
     .await;

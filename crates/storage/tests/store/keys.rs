@@ -220,8 +220,16 @@ pub async fn chosen_secrets_listed_by_their_first_characters_are_listed_by_hash_
         .expect("store the old prefix");
     }
 
-    // The prefixes' step and the one after it (the log's).
-    Migrator::down(conn, Some(2)).await.expect("down two steps");
+    // The prefixes' step and every one after it.
+    let steps = Migrator::migrations()
+        .iter()
+        .rev()
+        .take_while(|step| step.name() != "m20260106_000001_operator_key_prefixes")
+        .count()
+        + 1;
+    Migrator::down(conn, Some(steps as u32))
+        .await
+        .expect("down to before the prefixes' step");
     Migrator::up(conn, None).await.expect("up again");
 
     let listed = store.keys(Some(tenant)).await.expect("keys");

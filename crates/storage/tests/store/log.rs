@@ -446,7 +446,7 @@ pub async fn leaves_hashed_by_the_write_and_by_a_bulk_load_match_the_stored_entr
         .await
         .expect("load");
     load.finish().await.expect("finish");
-    // Queued with the leaf hashes that the writes computed.
+    // Taken into the tree by the writes themselves, with the leaf hashes they computed.
     for start in [100, 200] {
         store
             .append(tenant, (start..start + 8).map(varied).collect())

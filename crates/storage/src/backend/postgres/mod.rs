@@ -23,7 +23,6 @@ pub(super) use load::begin_load;
 
 use crate::{
     error::db_error,
-    log,
     schema::entry,
     search::{self, Epoch, KnownTerms, Learned},
 };
@@ -74,25 +73,6 @@ pub(super) async fn after_load(db: &DatabaseConnection) -> Duration {
         tracing::warn!(error = %err, "VACUUM ANALYZE after a bulk load failed; autovacuum will do it");
     }
     started.elapsed()
-}
-
-/// A lock of the tenant's tree until the transaction ends: an advisory lock on a key
-/// made of the tenant id's first 8 bytes (a shared key only makes two tenants wait for
-/// each other).
-pub(super) async fn lock_tree<C: ConnectionTrait>(
-    conn: &C,
-    tenant_id: Uuid,
-) -> Result<(), StoreError> {
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&tenant_id.as_bytes()[..8]);
-    conn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock($1)",
-        [i64::from_be_bytes(first).into()],
-    ))
-    .await
-    .map_err(db_error)?;
-    Ok(())
 }
 
 /// The indexed form of `expr` (a value, or a `LIKE` pattern of one), as the trigram
@@ -150,13 +130,6 @@ pub(super) async fn insert_new<C: ConnectionTrait>(
     values.push(flags.into());
     values.push(epoch.as_ref().map(|e| e.value).into());
     values.push(epoch.map(|e| e.origin).into());
-    values.push(rows.iter().map(|row| row.id).collect::<Vec<Uuid>>().into());
-    values.push(
-        rows.iter()
-            .map(|row| log::pending::leaf_hash_of(row).map_or_else(Vec::new, |hash| hash.to_vec()))
-            .collect::<Vec<Vec<u8>>>()
-            .into(),
-    );
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, INSERT.as_str(), values);
     let answer = conn.query_all_raw(statement).await.map_err(db_error)?;
     let mut inserted = HashSet::with_capacity(answer.len());
@@ -188,30 +161,15 @@ pub(super) async fn insert_new<C: ConnectionTrait>(
 /// The statement of [`insert_new`], built once from constants: the rows' arrays
 /// ([`rows::INSERT_ARRAYS`]), then the tenant, the terms' fields, values and address
 /// keys (empty for other fields), which of them are known, and the epoch they are known
-/// at (its value and origin), and the rows' ids with their leaf hashes (empty for none).
+/// at (its value and origin).
 static INSERT: LazyLock<String> = LazyLock::new(|| {
     let n = *entry::COLUMN_COUNT;
-    let [
-        tenant,
-        fields,
-        values,
-        keys,
-        known,
-        epoch,
-        origin,
-        ids,
-        hashes,
-    ] = std::array::from_fn(|i| format!("${}", n + 1 + i));
+    let [tenant, fields, values, keys, known, epoch, origin] =
+        std::array::from_fn(|i| format!("${}", n + 1 + i));
     format!(
         "WITH inserted AS ({insert} \
            ON CONFLICT (tenant_id, id) DO NOTHING \
            RETURNING tenant_id, id, meta_source_ip, actor_user_id_ci, actor_email_ci), \
-         pending AS ( \
-           INSERT INTO audit_log_pending (tenant_id, entry_id, leaf_hash) \
-           SELECT i.tenant_id, i.id, NULLIF(h.hash, ''::bytea) \
-           FROM inserted AS i \
-           LEFT JOIN UNNEST({ids}::uuid[], {hashes}::bytea[]) AS h (id, hash) ON h.id = i.id \
-           ORDER BY i.id), \
          epoch AS ( \
            SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS value, \
              extract(epoch FROM pg_postmaster_start_time())::text || '/' || tableoid::text AS origin \

@@ -16,6 +16,14 @@ pub(in crate::backend) const TAKE_QUEUED: &str = "DELETE FROM audit_log_pending 
        SELECT seq FROM audit_log_pending WHERE tenant_id = $1 ORDER BY seq LIMIT $2) \
      RETURNING seq, tenant_id, entry_id, leaf_hash";
 
+/// [`crate::backend::Backend::lock_head`]'s statements: the head, locked, and a new one
+/// sized from the tenant's leaves.
+pub(in crate::backend) const LOCK_HEAD: &str =
+    "SELECT tenant_id, size, edge FROM audit_log_heads WHERE tenant_id = $1 FOR UPDATE";
+pub(in crate::backend) const NEW_HEAD: &str = "INSERT INTO audit_log_heads (tenant_id, size) \
+     SELECT $1, COALESCE(MAX(leaf_index) + 1, 0) FROM audit_log_leaves WHERE tenant_id = $1 \
+     ON CONFLICT (tenant_id) DO NOTHING";
+
 /// Inserts the leaves `rows`.
 pub(in crate::backend) async fn insert_leaves<C: ConnectionTrait>(
     conn: &C,
