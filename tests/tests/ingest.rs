@@ -299,3 +299,59 @@ async fn the_body_limit_is_configurable() {
     app.stop().await;
     db.drop_database().await;
 }
+
+backend_test!(
+    a_write_only_key_cannot_read_a_stored_entry_by_resending_its_id,
+    |app| {
+        // A producer stores an entry with personal data under an id.
+        let mut full = entry(1);
+        full["id"] = json!("0190a9a4-0000-7000-8000-00000000abcd");
+        full["actor_email"] = json!("victim@example.com");
+        full["details"] = json!({"secret": "s3cret"});
+        assert_eq!(post(&app, &full).await.status(), 201);
+
+        // A write-only key resends the id with only the required fields.
+        let writer = app.key_for(app.tenant, "write").await;
+        let mut bare = entry(1);
+        bare["id"] = full["id"].clone();
+        for resend in [bare.clone(), {
+            let mut without_details = full.clone();
+            without_details
+                .as_object_mut()
+                .expect("object")
+                .remove("details");
+            without_details
+        }] {
+            let response = app
+                .client
+                .post(app.passkey_url())
+                .header("apiKey", &writer)
+                .json(&resend)
+                .send()
+                .await
+                .expect("response");
+            assert_eq!(
+                response.status(),
+                409,
+                "an incomplete resend is a difference"
+            );
+            let body = response.text().await.expect("text");
+            for stored in ["victim@example.com", "s3cret", "secret", "actor_email"] {
+                assert!(!body.contains(stored), "the 409 reveals {stored}: {body}");
+            }
+        }
+        // The complete resend succeeds, and answers only what was sent and assigned.
+        let response = app
+            .client
+            .post(app.passkey_url())
+            .header("apiKey", &writer)
+            .json(&full)
+            .send()
+            .await
+            .expect("response");
+        assert_eq!(response.status(), 201);
+        let stored: Value = response.json().await.expect("json");
+        assert_eq!(stored["actor_email"], "victim@example.com");
+        assert_eq!(total(&app).await, 1);
+    }
+);

@@ -201,24 +201,25 @@ impl NewAuditLog {
         Ok(self)
     }
 
-    /// Whether `stored` holds the same content as this submission: every field the
-    /// submission carries must equal the stored one after canonicalisation; fields the
-    /// submission leaves out (`created_at`, optional ones) are not compared.
+    /// Whether `stored` holds exactly the content of this submission: every field,
+    /// optional ones included, must equal the stored one after canonicalisation, so an
+    /// optional field left out of a resend but stored is a difference. Only a
+    /// `created_at` that the store assigned (equal to `updated_at`) may be left out: a
+    /// retry of a submission without one then matches, and a resend can never learn a
+    /// time that another producer chose.
     pub fn same_content_as(&self, stored: &AuditLog) -> bool {
-        fn optional_matches<T: PartialEq>(sent: &Option<T>, stored: &Option<T>) -> bool {
-            sent.is_none() || sent == stored
-        }
         self.r#type == stored.r#type
             && self.meta_http_request_id == stored.meta_http_request_id
             && ip::canonical(self.meta_source_ip) == stored.meta_source_ip
             && self.meta_user_agent == stored.meta_user_agent
-            && optional_matches(&self.error, &stored.error)
-            && optional_matches(&self.actor_user_id, &stored.actor_user_id)
-            && optional_matches(&self.actor_email, &stored.actor_email)
-            && optional_matches(&self.details, &stored.details)
-            && self
-                .created_at
-                .is_none_or(|at| truncate_to_micros(at) == stored.created_at)
+            && self.error == stored.error
+            && self.actor_user_id == stored.actor_user_id
+            && self.actor_email == stored.actor_email
+            && self.details == stored.details
+            && match self.created_at {
+                Some(at) => truncate_to_micros(at) == stored.created_at,
+                None => stored.created_at == stored.updated_at,
+            }
     }
 
     /// Turns the submission into the entry to store, in `tenant_id`, received at `now`.

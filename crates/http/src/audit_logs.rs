@@ -222,7 +222,8 @@ macro_rules! audit_log_operations {
         /// One entry, or a JSON array of 1 to 1000, stored atomically: when any entry is
         /// invalid nothing is stored and the answer names its index, field and value. An
         /// entry's `id` makes it idempotent: resending the same content stores nothing twice
-        /// and answers as the first time; the same `id` with other content is 409. A single
+        /// and answers as the first time; the same `id` with other content, or with a stored
+        /// field left out (only a `created_at` the server assigned may be), is 409. A single
         /// object in gives a single object out; an array gives an array. The answer comes
         /// after the entries are committed.
         #[utoipa::path(

@@ -38,6 +38,7 @@ backend_tests! {
     idempotency::same_id_and_content_is_stored_once,
     idempotency::same_id_other_content_conflicts_and_changes_nothing,
     idempotency::retry_without_created_at_matches_the_stored_entry,
+    idempotency::a_resend_without_a_chosen_created_at_conflicts,
     idempotency::duplicate_ids_in_one_batch,
     idempotency::concurrent_appends_of_one_id_store_it_once,
     idempotency::concurrent_batches_sharing_ids_in_opposite_orders_all_succeed,

@@ -57,19 +57,34 @@ pub async fn retry_without_created_at_matches_the_stored_entry(store: SeaOrmStor
     let first = store.append(tenant, vec![e.clone()]).await.expect("append");
     let again = store.append(tenant, vec![e.clone()]).await.expect("retry");
     assert_eq!(again, first);
-    // Leaving an optional field out of the retry still matches; sending another value does not.
+    // Leaving a stored optional field out of a resend is a difference, as is another
+    // value: a resend learns nothing it did not send.
     let mut fewer = e.clone();
     fewer.actor_email = None;
-    assert_eq!(
-        store.append(tenant, vec![fewer]).await.expect("retry"),
-        first
-    );
+    assert!(matches!(
+        store.append(tenant, vec![fewer]).await,
+        Err(StoreError::Conflict { .. })
+    ));
     let mut other = e;
     other.actor_email = Some("x@b.c".into());
     assert!(matches!(
         store.append(tenant, vec![other]).await,
         Err(StoreError::Conflict { .. })
     ));
+}
+
+pub async fn a_resend_without_a_chosen_created_at_conflicts(store: SeaOrmStore) {
+    let tenant = Uuid::new_v4();
+    // The producer chose the time: a resend that leaves it out would learn it.
+    let e = entry_with_id(Uuid::new_v4(), "10.0.0.1", "2024-01-01T00:00:00Z");
+    let first = store.append(tenant, vec![e.clone()]).await.expect("append");
+    let mut without = e.clone();
+    without.created_at = None;
+    assert!(matches!(
+        store.append(tenant, vec![without]).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.append(tenant, vec![e]).await.expect("retry"), first);
 }
 
 pub async fn duplicate_ids_in_one_batch(store: SeaOrmStore) {
