@@ -70,7 +70,7 @@ fn invocation() -> String {
     {
         return name.to_owned();
     }
-    let by_cargo = std::env::var_os("CARGO").is_some()
+    let by_cargo = std::env::var_os("CARGO").is_some_and(|cargo| !cargo.is_empty())
         && std::env::var("CARGO_PKG_NAME").as_deref() == Ok(env!("CARGO_PKG_NAME"));
     if by_cargo {
         return format!("cargo run -q -p {} --", env!("CARGO_PKG_NAME"));

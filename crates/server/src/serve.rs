@@ -26,6 +26,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let tenant = config.bootstrap_tenant_id;
     store.ensure_tenant(tenant, DEFAULT_TENANT_NAME).await?;
+    tracing::info!(database = %database.redacted(), "database migrated");
     if let Some(secret) = &config.bootstrap_api_key {
         let secret = ApiKeySecret::from_operator(secret)
             .map_err(|e| anyhow::anyhow!("AUDITLOG_BOOTSTRAP_API_KEY: {e}"))?;
