@@ -188,6 +188,33 @@ mod tests {
         }
     }
 
+    /// The example config file and the README document every key, and the example,
+    /// with each key's first line uncommented, is a valid file.
+    #[test]
+    fn every_key_is_documented_and_the_example_is_valid() {
+        let example = include_str!("../../../deploy/auditlog.toml");
+        let readme = include_str!("../../../README.md");
+        let mut seen = std::collections::HashSet::new();
+        let uncommented: String = example
+            .lines()
+            .filter_map(|line| line.strip_prefix("# "))
+            .filter(|line| {
+                line.split_once(" = ")
+                    .is_some_and(|(key, _)| !key.contains(' ') && seen.insert(key.to_owned()))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let toml = file(&uncommented);
+        Loader::new(Some(toml.path()))
+            .and_then(Loader::load)
+            .unwrap_or_else(|err| panic!("{err}: {uncommented}"));
+        let keys = serde_json::to_value(Settings::default()).expect("serialisable");
+        for key in keys.as_object().expect("an object").keys() {
+            assert!(seen.contains(key), "deploy/auditlog.toml lacks {key}");
+            assert!(readme.contains(&format!("| `{key}`")), "README lacks {key}");
+        }
+    }
+
     #[test]
     fn a_named_file_that_is_missing_is_an_error() {
         let err = Loader::new(Some(Path::new("/nonexistent/auditlog.toml")))
