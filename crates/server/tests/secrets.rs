@@ -113,6 +113,29 @@ fn a_database_that_refuses_connections_is_one_line_naming_where_and_why_without_
     }
 }
 
+#[test]
+fn a_database_that_never_answers_is_reported_without_waiting_for_the_pool() {
+    // The listener takes the connection into its backlog and never says a word, as a
+    // server behind a firewall that drops packets never does.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = silent.local_addr().expect("its address").port();
+    let url = format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/audit");
+    let output = auditlog(
+        &["keys", "list"],
+        &[("AUDITLOG_DATABASE_URL", url.as_str())],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot connect to PostgreSQL at 127.0.0.1:{port}: no answer within 2 s"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+    drop(silent);
+}
+
 /// `url` with a password: its own when it has one (which is then what must stay
 /// hidden), else [`PASSWORD`], which a server that trusts local connections ignores.
 fn with_password(url: &str) -> (String, String) {
