@@ -7,7 +7,6 @@ use std::{
 };
 
 use auditlog_domain::ApiKey;
-
 use axum::{
     Router,
     extract::Request,
@@ -20,7 +19,6 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     timeout::TimeoutLayer,
 };
-
 use tracing::field::display;
 use uuid::Uuid;
 

@@ -3,19 +3,17 @@
 //! and `serve` making a database, a banner whose commands work as printed from another
 //! directory, JSON logs that are JSON throughout, and no colour off a terminal.
 
-use std::{
-    path::Path,
-    process::{Output, Stdio},
-    time::Duration,
-};
+mod common;
 
+use std::{path::Path, process::Output, time::Duration};
+
+use common::KEY;
 use serde_json::Value;
 use tokio::{
-    io::{AsyncBufReadExt, BufReader, Lines},
+    io::{BufReader, Lines},
     process::{Child, ChildStderr},
 };
 
-const KEY: &str = "operator-test-key-0123456789";
 const DEFAULT_TENANT: &str = "00000000-0000-0000-0000-000000000001";
 
 /// Runs `auditlog args...` in `dir` with `env`, and without a database URL or a config
@@ -147,7 +145,8 @@ async fn serve(
     dir: &Path,
     env: &[(&str, &str)],
 ) -> (Child, Vec<String>, Lines<BufReader<ChildStderr>>) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_auditlog"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_auditlog"));
+    command
         .arg("serve")
         .current_dir(dir)
         .env_remove("AUDITLOG_DATABASE_URL")
@@ -156,28 +155,8 @@ async fn serve(
         .env("AUDITLOG_LISTEN", "127.0.0.1:0")
         .env("AUDITLOG_BOOTSTRAP_API_KEY", KEY)
         .env("RUST_LOG", "info")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mut seen = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("stderr") {
-            let done = line.contains("Demo data:") || line.contains("\"auditlog is serving\"");
-            seen.push(line);
-            if done {
-                return;
-            }
-        }
-        panic!("serve exited before its banner: {seen:?}");
-    })
-    .await
-    .expect("the banner within 60 s");
-    (child, seen, lines)
+        .envs(env.iter().copied());
+    common::until_banner(command).await
 }
 
 /// Sends SIGTERM and returns the rest of stderr once the process has exited.

@@ -2,14 +2,12 @@
 //! hidden), not in the man page, and a database URL's password is `***` in the start
 //! banner, in log lines and in the error of a connection that fails.
 
-use std::{
-    process::{Output, Stdio},
-    time::Duration,
-};
+mod common;
+
+use std::process::Output;
 
 use auditlog_tests::{Backend, TestDatabase};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const PASSWORD: &str = "s3cretPassw0rd";
 const BOOTSTRAP: &str = "bootstrap-secret-0123456789";
@@ -149,33 +147,15 @@ fn with_password(url: &str) -> (String, String) {
 
 /// What `serve` writes to standard error until it has printed its banner in `format`.
 async fn start_up_lines(url: &str, format: &str, dir: &std::path::Path) -> Vec<String> {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_auditlog"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_auditlog"));
+    command
         .arg("serve")
         .env("AUDITLOG_DATABASE_URL", url)
         .env("AUDITLOG_LISTEN", "127.0.0.1:0")
         .env("AUDITLOG_LOG_FORMAT", format)
         .env("AUDITLOG_SIGNING_KEY_FILE", dir.join("signing.key"))
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("serve starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mut seen = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("stderr") {
-            let done = line.contains("Demo data:") || line.contains("\"auditlog is serving\"");
-            seen.push(line);
-            if done {
-                return;
-            }
-        }
-        panic!("serve exited before its banner: {seen:?}");
-    })
-    .await
-    .expect("the banner within 60 s");
+        .env("RUST_LOG", "info");
+    let (mut child, seen, _) = common::until_banner(command).await;
     let _ = child.kill().await;
     seen
 }
