@@ -62,13 +62,31 @@ fn help_and_the_man_page_never_show_an_environment_value() {
             "{args:?} shows the bootstrap key"
         );
     }
+    // `serve` offers every setting, each with its variable.
     let serve = auditlog(&["serve", "--help"], &env);
     let serve = String::from_utf8_lossy(&serve.stdout);
-    assert!(serve.contains("[env: AUDITLOG_DATABASE_URL]"), "{serve}");
-    assert!(
-        serve.contains("[env: AUDITLOG_BOOTSTRAP_API_KEY]"),
-        "{serve}"
-    );
+    for (flag, variable) in [
+        ("--config", "AUDITLOG_CONFIG"),
+        ("--log-format", "AUDITLOG_LOG_FORMAT"),
+        ("--database-url", "AUDITLOG_DATABASE_URL"),
+        ("--db-max-connections", "AUDITLOG_DB_MAX_CONNECTIONS"),
+        ("--listen", "AUDITLOG_LISTEN"),
+        ("--body-limit", "AUDITLOG_BODY_LIMIT"),
+        ("--request-timeout-secs", "AUDITLOG_REQUEST_TIMEOUT_SECS"),
+        ("--cors-origins", "AUDITLOG_CORS_ORIGINS"),
+        ("--console-output", "AUDITLOG_CONSOLE_OUTPUT"),
+        ("--signing-key-file", "AUDITLOG_SIGNING_KEY_FILE"),
+        ("--log-origin", "AUDITLOG_LOG_ORIGIN"),
+        ("--public-url", "AUDITLOG_PUBLIC_URL"),
+        ("--bootstrap-tenant-id", "AUDITLOG_BOOTSTRAP_TENANT_ID"),
+        ("--bootstrap-api-key", "AUDITLOG_BOOTSTRAP_API_KEY"),
+    ] {
+        assert!(serve.contains(flag), "serve --help lacks {flag}");
+        assert!(
+            serve.contains(&format!("[env: {variable}]")),
+            "serve --help lacks {variable}"
+        );
+    }
 }
 
 #[test]
