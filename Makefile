@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The PostgreSQL that the tests use when it is set (CI sets it).
 export AUDITLOG_TEST_POSTGRES_URL ?=
 
-.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv schemathesis outage crash deny
+.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv schemathesis outage crash deny unit
 
 ## Serve on the embedded SQLite file at http://127.0.0.1:8000
 run:
@@ -46,10 +46,16 @@ fmt:
 openapi:
 	$(CARGO) run -q -p auditlog -- openapi > openapi/openapi.json
 
-## Demo data in the default tenant of the embedded SQLite file.
+## Demo data in the default tenant of the embedded SQLite file (made when missing).
 COUNT ?= 10000
 seed:
+	$(CARGO) run -q -p auditlog -- migrate
 	$(CARGO) run -p auditlog -- seed --count $(COUNT)
+
+## The systemd unit in deploy/ through systemd-analyze verify and security.
+unit:
+	$(CARGO) build -q -p auditlog
+	tools/check-unit.sh
 
 ## Reliability (RELIABILITY.md). Fuzzing: the two parsers with cargo-fuzz for FUZZ_SECS
 ## each, then schemathesis against every operation with FUZZ_EXAMPLES examples each.

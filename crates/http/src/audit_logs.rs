@@ -115,11 +115,12 @@ pub(crate) async fn create(
         {
             too_large()
         } else {
-            ApiError::bad_request("the body could not be read")
+            ApiError::bad_request("the body could not be read").kind("unreadable_body")
         }
     })?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|err| ApiError::bad_request(format!("the body is not valid JSON: {err}")))?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|err| {
+        ApiError::bad_request(format!("the body is not valid JSON: {err}")).kind("invalid_json")
+    })?;
     let (values, single) = match value {
         Value::Array(items) => (items, false),
         other => (vec![other], true),
@@ -129,14 +130,15 @@ pub(crate) async fn create(
             "a batch holds 1 to {} entries, not {}",
             limits::MAX_BATCH,
             values.len()
-        )));
+        ))
+        .kind("invalid_batch_size"));
     }
     let entries = values
         .iter()
         .enumerate()
         .map(|(index, value)| {
             NewAuditLog::from_json(value, tenant_id)
-                .map_err(|err| ApiError::bad_request(format!("entry {index}: {err}")))
+                .map_err(|err| ApiError::invalid_entry(index, &err))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let stored = state.logs.append(tenant_id, entries).await?;

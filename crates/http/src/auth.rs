@@ -67,23 +67,29 @@ pub(crate) async fn authenticate(
             return Err(ApiError::unauthorized(
                 format!("an API key is required: {}", source.how()),
                 source.challenge(),
-            ));
+            )
+            .kind("missing_key"));
         }
         Err(()) => {
             return Err(ApiError::unauthorized(
                 format!("the Authorization header is malformed: {}", source.how()),
                 source.challenge(),
-            ));
+            )
+            .kind("malformed_authorization"));
         }
     };
     let hash = ApiKeySecret::presented(secret).hash();
     let key = state.keys.find_key(&hash).await?;
     match key {
-        Some(key) if key.is_active() && key.hash.ct_eq(&hash) => Ok(key),
+        Some(key) if key.is_active() && key.hash.ct_eq(&hash) => {
+            crate::middleware::note_caller(&key);
+            Ok(key)
+        }
         _ => Err(ApiError::unauthorized(
             "the API key is not valid or has been revoked",
             source.challenge(),
-        )),
+        )
+        .kind("invalid_key")),
     }
 }
 
@@ -93,7 +99,8 @@ pub(crate) fn authorize(key: &ApiKey, tenant_id: Uuid, scope: Scope) -> Result<(
     if key.tenant_id != tenant_id {
         return Err(ApiError::forbidden(format!(
             "the API key does not belong to tenant {tenant_id}"
-        )));
+        ))
+        .kind("wrong_tenant"));
     }
     if !key.scopes.contains(scope) {
         return Err(ApiError::forbidden(format!(
@@ -104,7 +111,8 @@ pub(crate) fn authorize(key: &ApiKey, tenant_id: Uuid, scope: Scope) -> Result<(
             } else {
                 key.scopes.to_string()
             }
-        )));
+        ))
+        .kind("missing_scope"));
     }
     Ok(())
 }
@@ -122,5 +130,7 @@ pub(crate) fn parse_tenant(raw: &str) -> Result<Uuid, ApiError> {
                 "invalid value '{raw}' for path parameter 'tenant_id': must be a UUID in its \
                  36-character form, such as 00000000-0000-0000-0000-000000000001"
             ))
+            .kind("invalid_parameter")
+            .parameter("tenant_id")
         })
 }

@@ -2,7 +2,7 @@
 //! API's `{code, message}`. Handlers build an [`ApiError`]; each variant turns it into
 //! its own body. A 5xx body says nothing internal; the detail goes to the log.
 
-use auditlog_domain::{FilterError, LogError, StoreError};
+use auditlog_domain::{EntryError, FilterError, LogError, StoreError};
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
@@ -20,6 +20,49 @@ pub(crate) struct ApiError {
     pub(crate) details: String,
     /// The authentication scheme to name in `WWW-Authenticate` on a 401.
     pub(crate) challenge: Option<&'static str>,
+    /// What the request log says of it: never a value the client sent.
+    pub(crate) rejection: Rejection,
+}
+
+/// Why a request was refused, as its log line gives it: the kind of error and the
+/// parameter or field it concerns, never the value (values may be personal data or
+/// secrets). The answer carries it as an extension for the request log to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rejection {
+    /// A fixed name such as `invalid_parameter`, `invalid_key` or `missing_scope`.
+    pub(crate) kind: &'static str,
+    /// The query parameter, path parameter or entry field refused, when there is one.
+    pub(crate) parameter: Option<String>,
+}
+
+impl Rejection {
+    /// The kind that a status alone tells.
+    fn of(status: StatusCode) -> Self {
+        let kind = match status.as_u16() {
+            400 => "invalid_request",
+            401 => "unauthenticated",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            408 => "timeout",
+            409 => "conflict",
+            413 => "body_too_large",
+            503 => "unavailable",
+            500..=599 => "internal",
+            _ => "error",
+        };
+        Self {
+            kind,
+            parameter: None,
+        }
+    }
+}
+
+/// An entry field's name as the log may show it: one of an entry's fields, else none
+/// (an unknown field's name is the client's text).
+fn entry_field(field: &str) -> Option<String> {
+    (auditlog_domain::log::LEAF_MEMBERS.contains(&field) || field == "updated_at")
+        .then(|| field.to_owned())
 }
 
 impl ApiError {
@@ -29,7 +72,28 @@ impl ApiError {
             status,
             details: details.into(),
             challenge: None,
+            rejection: Rejection::of(status),
         }
+    }
+
+    /// The same error, logged as of this kind.
+    pub(crate) fn kind(mut self, kind: &'static str) -> Self {
+        self.rejection.kind = kind;
+        self
+    }
+
+    /// The same error, logged as concerning this parameter (a name this service
+    /// reads, never one only the client knows).
+    pub(crate) fn parameter(mut self, parameter: &str) -> Self {
+        self.rejection.parameter = Some(parameter.to_owned());
+        self
+    }
+
+    /// 400 for entry `index` of a submission.
+    pub(crate) fn invalid_entry(index: usize, err: &EntryError) -> Self {
+        let mut error = Self::bad_request(format!("entry {index}: {err}")).kind("invalid_entry");
+        error.rejection.parameter = entry_field(&err.field);
+        error
     }
 
     /// 400.
@@ -73,6 +137,7 @@ impl ApiError {
 
     fn response_with<B: Serialize>(&self, body: B) -> Response {
         let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(self.rejection.clone());
         if let Some(challenge) = self.challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -84,15 +149,18 @@ impl ApiError {
 }
 
 impl From<FilterError> for ApiError {
+    /// A filter names only parameters it reads, so the name may be logged.
     fn from(err: FilterError) -> Self {
         Self::bad_request(err.to_string())
+            .kind("invalid_parameter")
+            .parameter(&err.parameter)
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::InvalidEntry { .. } => Self::bad_request(err.to_string()),
+            StoreError::InvalidEntry { index, source } => Self::invalid_entry(index, &source),
             StoreError::Conflict { .. } => Self::new(StatusCode::CONFLICT, err.to_string()),
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %err, "database unavailable");
@@ -118,9 +186,12 @@ impl From<LogError> for ApiError {
             LogError::EntryNotFound | LogError::NotYetInLog => {
                 Self::new(StatusCode::NOT_FOUND, err.to_string())
             }
-            LogError::SizeNotReached { .. } | LogError::SizeBelowLeaf { .. } => {
-                Self::bad_request(err.to_string())
-            }
+            LogError::SizeNotReached { parameter, .. } => Self::bad_request(err.to_string())
+                .kind("invalid_parameter")
+                .parameter(parameter),
+            LogError::SizeBelowLeaf { .. } => Self::bad_request(err.to_string())
+                .kind("invalid_parameter")
+                .parameter("tree_size"),
             LogError::Store(err) => err.into(),
         }
     }

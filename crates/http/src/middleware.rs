@@ -1,8 +1,12 @@
 //! What wraps every request: request ids, one log line per request, CORS, the request
 //! timeout, and the JSON answers for unknown routes and wrong methods.
 
-use std::time::Instant;
+use std::{
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
 
+use auditlog_domain::ApiKey;
 use axum::{
     Router,
     extract::Request,
@@ -15,10 +19,12 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     timeout::TimeoutLayer,
 };
+use tracing::field::display;
+use uuid::Uuid;
 
 use crate::{
     HttpConfig,
-    error::{self, ApiError},
+    error::{self, ApiError, Rejection},
     headers::{self, X_REQUEST_ID},
 };
 
@@ -45,9 +51,33 @@ pub(crate) fn wrap(router: Router, config: &HttpConfig) -> Router {
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
 }
 
+/// Who a request authenticated as: its key's tenant and id (never the key).
+#[derive(Debug, Clone, Copy)]
+struct Caller {
+    tenant_id: Uuid,
+    key_id: Uuid,
+}
+
+tokio::task_local! {
+    /// The caller of the request being handled, for its log line: auth notes it
+    /// where it finds the key, and the handler runs within the request's task.
+    static CALLER: Arc<OnceLock<Caller>>;
+}
+
+/// Notes `key` as the caller of the request being handled, for its log line.
+pub(crate) fn note_caller(key: &ApiKey) {
+    let caller = Caller {
+        tenant_id: key.tenant_id,
+        key_id: key.id,
+    };
+    let _ = CALLER.try_with(|slot| slot.set(caller));
+}
+
 /// One structured line per request. It names the path and the query's parameter
-/// names, never their values (e-mail addresses and IPs are personal data) and never a
-/// header (keys travel in headers).
+/// names (a JSON array), never their values (e-mail addresses and IPs are personal
+/// data) and never a header (keys travel in headers); the tenant and id of the key
+/// that authenticated; and for a refused request, the kind of error and the parameter
+/// or field it concerns.
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -61,19 +91,27 @@ async fn log_request(request: Request, next: Next) -> Response {
                 .collect()
         })
         .unwrap_or_default();
+    let params = serde_json::Value::from(params);
     let request_id = request
         .extensions()
         .get::<RequestId>()
         .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let response = next.run(request).await;
+    let slot = Arc::new(OnceLock::new());
+    let response = CALLER.scope(slot.clone(), next.run(request)).await;
+    let caller = slot.get().copied();
+    let tenant_id = caller.map(|c| display(c.tenant_id));
+    let key_id = caller.map(|c| display(c.key_id));
+    let rejection = response.extensions().get::<Rejection>();
+    let error_kind = rejection.map(|r| r.kind);
+    let parameter = rejection.and_then(|r| r.parameter.as_deref());
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
-        tracing::error!(%method, %path, params = ?params, status, latency_ms, request_id, "request");
+        tracing::error!(%method, %path, %params, status, latency_ms, request_id, tenant_id, key_id, error_kind, parameter, "request");
     } else {
-        tracing::info!(%method, %path, params = ?params, status, latency_ms, request_id, "request");
+        tracing::info!(%method, %path, %params, status, latency_ms, request_id, tenant_id, key_id, error_kind, parameter, "request");
     }
     response
 }

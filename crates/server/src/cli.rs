@@ -1,53 +1,44 @@
-//! The command line.
+//! The command line: each command with the settings it reads (and no others, so that
+//! its `--help` offers only what it uses), and what runs each one.
 
-use std::sync::Arc;
+use std::{io::Write, path::PathBuf, sync::Arc};
 
-use anyhow::{Context, bail};
-use auditlog_domain::{ApiKeySecret, KeyStore, NewApiKey, Scopes};
-use auditlog_storage::{SeaOrmStore, StoreOptions};
-use clap::{Parser, Subcommand};
-use uuid::Uuid;
+use auditlog_domain::KeyStore as _;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::{config, export, seed, serve, signing_key, verify};
+use crate::{
+    args::{BootstrapKeyArgs, ConfigArgs, DatabaseArgs, HttpArgs, SigningArgs, TenantArgs, given},
+    config,
+    database::{Create, Database},
+    export, manage, seed, serve,
+    settings::{Loader, Settings},
+    signing_key, verify,
+};
 
 /// auditlog: a security audit log with Hanko-compatible APIs.
+///
+/// Settings come from flags, else the environment (`AUDITLOG_*`), else a TOML file
+/// given with --config, else the defaults; each command's --help lists its own.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, long_about, propagate_version = true)]
 pub struct Cli {
-    /// The database: `sqlite://FILE?mode=rwc` (embedded) or `postgres://...`.
-    #[arg(
-        long,
-        global = true,
-        env = "AUDITLOG_DATABASE_URL",
-        default_value = "sqlite://auditlog.db?mode=rwc"
-    )]
-    pub database_url: String,
-    /// Log format: `text` or `json`.
-    #[arg(
-        long,
-        global = true,
-        env = "AUDITLOG_LOG_FORMAT",
-        default_value = "text"
-    )]
-    pub log_format: String,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the API (migrations run first).
-    Serve,
-    /// Run the database migrations and exit.
-    Migrate,
+    /// Serve the API (migrations run first; a missing SQLite file is made).
+    Serve(ServeArgs),
+    /// Run the database migrations and create the bootstrap tenant, then exit (a
+    /// missing SQLite file is made).
+    Migrate(MigrateArgs),
     /// Print the OpenAPI document.
     Openapi,
     /// Manage tenants.
-    #[command(subcommand)]
-    Tenants(TenantsCommand),
+    Tenants(TenantsArgs),
     /// Manage API keys.
-    #[command(subcommand)]
-    Keys(KeysCommand),
+    Keys(KeysArgs),
     /// Write realistic synthetic entries, for demos and benchmarks.
     Seed(seed::SeedArgs),
     /// Check each tenant's log against its entries (online), or an NDJSON export
@@ -59,174 +50,202 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Print the verifier key of the log signing key (making the key file when it is
     /// missing, as `serve` does): what clients check checkpoints with.
-    LogKey,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TenantsCommand {
-    /// Create a tenant (a new id unless --id is given); prints its id.
-    Create {
-        /// The tenant's id.
-        #[arg(long)]
-        id: Option<Uuid>,
-        /// A name for people.
-        #[arg(long, default_value = "")]
-        name: String,
+    LogKey(LogKeyArgs),
+    /// Print a shell completion script: `auditlog completions bash >
+    /// /etc/bash_completion.d/auditlog`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
-    /// List the tenants.
-    List,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum KeysCommand {
-    /// Create a key; its secret is printed once and never again.
-    Create {
-        /// The key's tenant.
-        #[arg(long)]
-        tenant: Uuid,
-        /// `read`, `write` or `read,write`.
-        #[arg(long, default_value = "read")]
-        scopes: Scopes,
-        /// A name for people.
-        #[arg(long, default_value = "")]
-        name: String,
-    },
-    /// List keys (never their secrets).
-    List {
-        /// Only this tenant's keys.
-        #[arg(long)]
-        tenant: Option<Uuid>,
-    },
-    /// Revoke a key with immediate effect.
-    Revoke {
-        /// The key's id, as `keys list` shows it.
-        id: Uuid,
+    /// Print the man page (roff), or write one per command into --dir.
+    Man {
+        /// Write `auditlog.1` and a page per command (`auditlog-serve.1`, ...) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
-async fn open_store(url: &str) -> anyhow::Result<SeaOrmStore> {
-    let options = StoreOptions {
-        max_connections: config::max_connections()?,
-        ..StoreOptions::default()
-    };
-    SeaOrmStore::connect(url, options)
-        .await
-        .context("cannot open the database")
+/// The settings of the commands that work on the database.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+impl StoreArgs {
+    fn loader(&self) -> anyhow::Result<Loader> {
+        Ok(self.config.loader()?.given(&self.database))
+    }
+}
+
+impl ConfigArgs {
+    fn loader(&self) -> anyhow::Result<Loader> {
+        Ok(Loader::new(given(&self.config).map(PathBuf::as_path))?.given(self))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten, next_help_heading = "HTTP")]
+    http: HttpArgs,
+    #[command(flatten, next_help_heading = "Transparency log")]
+    signing: SigningArgs,
+    #[command(flatten, next_help_heading = "Bootstrap")]
+    tenant: TenantArgs,
+    #[command(flatten, next_help_heading = "Bootstrap")]
+    key: BootstrapKeyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    tenant: TenantArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TenantsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: manage::TenantsCommand,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: manage::KeysCommand,
+}
+
+#[derive(Debug, Args)]
+pub struct LogKeyArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(flatten)]
+    signing: SigningArgs,
+}
+
+impl Command {
+    /// The settings the command reads, from every layer; `None` for those that read
+    /// none.
+    pub fn settings(&self) -> anyhow::Result<Option<Settings>> {
+        let loader = match self {
+            Command::Serve(args) => args
+                .store
+                .loader()?
+                .given(&args.http)
+                .given(&args.signing)
+                .given(&args.tenant)
+                .given(&args.key),
+            Command::Migrate(args) => args.store.loader()?.given(&args.tenant),
+            Command::Tenants(TenantsArgs { store, .. })
+            | Command::Keys(KeysArgs { store, .. })
+            | Command::Seed(seed::SeedArgs { store, .. })
+            | Command::Export(export::ExportArgs { store, .. }) => store.loader()?,
+            Command::Verify(args) => args.store.loader()?.given(&args.signing),
+            Command::LogKey(args) => args.config.loader()?.given(&args.signing),
+            Command::Openapi | Command::Completions { .. } | Command::Man { .. } => {
+                return Ok(None);
+            }
+        };
+        loader.load().map(Some)
+    }
+}
+
+/// Runs `command` with the settings it read.
+pub async fn run(command: Command, settings: Option<Settings>) -> anyhow::Result<()> {
+    let settings = settings.unwrap_or_default();
+    let database = Database::new(&settings);
+    match command {
         Command::Openapi => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&auditlog_http::openapi_document())?
+            let document = serde_json::to_string_pretty(&auditlog_http::openapi_document())?;
+            println!("{document}");
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "auditlog",
+                &mut std::io::stdout(),
             );
             Ok(())
         }
-        Command::Serve => {
-            let config = config::ServeConfig::from_env()?;
+        Command::Man { dir } => man(dir),
+        Command::Serve(_) => {
+            let config = config::ServeConfig::new(&settings)?;
             // Before the database: a key file that cannot be used stops the start at once.
-            let (signer, verifier) = signing_key::signer(&config::LogConfig::from_env())?;
+            let (signer, verifier) = signing_key::signer(&config::LogConfig::new(&settings))?;
+            let store = Arc::new(database.open(Create::Allowed).await?);
             serve::run(
-                Arc::new(open_store(&cli.database_url).await?),
+                store,
+                &database,
                 config,
+                settings.log_format,
                 signer,
                 verifier,
             )
             .await
         }
-        Command::LogKey => {
-            let (_, verifier) = signing_key::signer(&config::LogConfig::from_env())?;
+        Command::LogKey(_) => {
+            let (_, verifier) = signing_key::signer(&config::LogConfig::new(&settings))?;
             println!("{verifier}");
             Ok(())
         }
-        Command::Migrate => {
+        Command::Migrate(_) => {
             // As `serve` does, so that keys can be made for it before the first start.
-            let tenant = config::bootstrap_tenant_id()?;
-            let store = open_store(&cli.database_url).await?;
+            let tenant = settings.bootstrap_tenant_id;
+            let store = database.open(Create::Allowed).await?;
             store
                 .ensure_tenant(tenant, serve::DEFAULT_TENANT_NAME)
                 .await?;
             println!("migrations applied; tenant {tenant} exists");
             Ok(())
         }
-        Command::Tenants(command) => tenants(&open_store(&cli.database_url).await?, command).await,
-        Command::Keys(command) => keys(&open_store(&cli.database_url).await?, command).await,
-        Command::Seed(args) => seed::run(&open_store(&cli.database_url).await?, args).await,
-        Command::Verify(args) => verify::run(&cli.database_url, args).await,
-        Command::Export(args) => export::run(&cli.database_url, args).await,
+        Command::Tenants(args) => {
+            manage::tenants(&database.open(Create::Refused).await?, args.command).await
+        }
+        Command::Keys(args) => {
+            manage::keys(&database.open(Create::Refused).await?, args.command).await
+        }
+        Command::Seed(args) => seed::run(&database.open(Create::Refused).await?, args).await,
+        Command::Verify(args) => verify::run(&database, &settings, args).await,
+        Command::Export(args) => export::run(&database, args).await,
     }
 }
 
-async fn tenants(store: &SeaOrmStore, command: TenantsCommand) -> anyhow::Result<()> {
-    match command {
-        TenantsCommand::Create { id, name } => {
-            let tenant = store
-                .ensure_tenant(id.unwrap_or_else(Uuid::new_v4), &name)
-                .await?;
-            println!("{}", tenant.id);
+/// The man page on standard output, or every page into `dir`.
+fn man(dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let command = Cli::command().name("auditlog");
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            clap_mangen::generate_to(command, &dir)?;
+            eprintln!("man pages written to {}", dir.display());
         }
-        TenantsCommand::List => {
-            for tenant in store.tenants().await? {
-                println!("{}\t{}", tenant.id, tenant.name);
-            }
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command).render(&mut page)?;
+            std::io::stdout().write_all(&page)?;
         }
     }
     Ok(())
 }
 
-async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<()> {
-    match command {
-        KeysCommand::Create {
-            tenant,
-            scopes,
-            name,
-        } => {
-            if !store.tenants().await?.iter().any(|t| t.id == tenant) {
-                bail!(
-                    "tenant {tenant} does not exist; create it with `auditlog tenants create --id {tenant}`"
-                );
-            }
-            if scopes == Scopes::default() {
-                bail!("a key needs at least one scope: read, write or read,write");
-            }
-            let secret = ApiKeySecret::generate();
-            let key = store
-                .register_key(NewApiKey {
-                    tenant_id: tenant,
-                    name,
-                    scopes,
-                    secret: secret.clone(),
-                })
-                .await?;
-            eprintln!(
-                "key {} created for tenant {tenant} with scopes {scopes}; the secret is shown once:",
-                key.id
-            );
-            println!("{}", secret.expose());
-        }
-        KeysCommand::List { tenant } => {
-            println!("id\ttenant\tprefix\tscopes\tstatus\tname");
-            for key in store.keys(tenant).await? {
-                let status = if key.is_active() { "active" } else { "revoked" };
-                // `alk_...` begins the secret; `sha256:...` is of its hash, not of it.
-                let more = if key.prefix.starts_with(auditlog_domain::keys::SECRET_PREFIX) {
-                    "..."
-                } else {
-                    ""
-                };
-                println!(
-                    "{}\t{}\t{}{more}\t{}\t{status}\t{}",
-                    key.id, key.tenant_id, key.prefix, key.scopes, key.name
-                );
-            }
-        }
-        KeysCommand::Revoke { id } => {
-            if !store.revoke_key(id).await? {
-                bail!("no key with id {id}");
-            }
-            println!("key {id} revoked");
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
-    Ok(())
 }

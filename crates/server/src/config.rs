@@ -1,80 +1,43 @@
-//! Settings from the environment, and logging.
+//! What `serve`, `log-key` and `verify` make of the settings.
 
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context;
-use auditlog_http::HttpConfig;
+use auditlog_http::{HttpConfig, console::ConsoleTarget};
 use axum::http::HeaderValue;
 
-/// How logs are written: `text` (key=value) or `json` (one object a line).
-pub fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().flatten_event(true).init();
-    } else {
-        builder.compact().init();
-    }
-}
+use crate::settings::{ConsoleOutput, Settings};
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    match env(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
-    }
-}
-
-/// The settings of `auditlog serve`.
-#[derive(Debug)]
+/// The settings of `auditlog serve`. No `Debug`: it holds the bootstrap secret.
 pub struct ServeConfig {
     pub listen: String,
     pub http: HttpConfig,
     pub bootstrap_api_key: Option<String>,
     pub bootstrap_tenant_id: uuid::Uuid,
-    pub console_output: Option<auditlog_http::console::ConsoleTarget>,
+    pub console_output: Option<ConsoleTarget>,
 }
 
 impl ServeConfig {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let listen = env("AUDITLOG_LISTEN").unwrap_or_else(|| "127.0.0.1:8000".to_owned());
-        let cors_origins = env("AUDITLOG_CORS_ORIGINS")
-            .map(|v| parse_origins(&v))
-            .transpose()
-            .context("AUDITLOG_CORS_ORIGINS must be a comma-separated list of origins")?
-            .unwrap_or_default();
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let cors_origins = parse_origins(&settings.cors_origins)
+            .context("cors_origins (AUDITLOG_CORS_ORIGINS) must be a list of origins")?;
         let http = HttpConfig {
-            public_url: env("AUDITLOG_PUBLIC_URL"),
-            listen_host: listen.clone(),
-            body_limit: env_parse("AUDITLOG_BODY_LIMIT", 4 * 1024 * 1024)?,
+            public_url: settings.public_url.clone(),
+            listen_host: settings.listen.clone(),
+            body_limit: settings.body_limit,
             cors_origins,
-            request_timeout: Duration::from_secs(env_parse("AUDITLOG_REQUEST_TIMEOUT_SECS", 30)?),
+            request_timeout: Duration::from_secs(settings.request_timeout_secs),
         };
-        let console_output = match env("AUDITLOG_CONSOLE_OUTPUT").as_deref() {
-            None | Some("off") | Some("none") => None,
-            Some(other) => Some(
-                other
-                    .parse()
-                    .map_err(|e: String| anyhow::anyhow!("AUDITLOG_CONSOLE_OUTPUT: {e}"))?,
-            ),
+        let console_output = match settings.console_output {
+            ConsoleOutput::Off => None,
+            ConsoleOutput::Stdout => Some(ConsoleTarget::Stdout),
+            ConsoleOutput::Stderr => Some(ConsoleTarget::Stderr),
         };
         Ok(Self {
-            listen,
+            listen: settings.listen.clone(),
             http,
-            bootstrap_api_key: env("AUDITLOG_BOOTSTRAP_API_KEY"),
-            bootstrap_tenant_id: bootstrap_tenant_id()?,
+            bootstrap_api_key: settings.bootstrap_api_key.clone(),
+            bootstrap_tenant_id: settings.bootstrap_tenant_id,
             console_output,
         })
     }
@@ -93,14 +56,17 @@ pub struct LogConfig {
 }
 
 impl LogConfig {
-    pub fn from_env() -> Self {
-        let key_file = env("AUDITLOG_SIGNING_KEY_FILE")
-            .map_or_else(|| PathBuf::from("auditlog-signing.key"), PathBuf::from);
-        let origin = env("AUDITLOG_LOG_ORIGIN")
+    pub fn new(settings: &Settings) -> Self {
+        let origin = settings
+            .log_origin
+            .as_deref()
             .map(|origin| origin.trim().to_owned())
-            .or_else(|| env("AUDITLOG_PUBLIC_URL").and_then(|url| host_of(&url)))
+            .or_else(|| settings.public_url.as_deref().and_then(host_of))
             .unwrap_or_else(|| auditlog_domain::log::DEFAULT_LOG_ORIGIN.to_owned());
-        Self { key_file, origin }
+        Self {
+            key_file: settings.signing_key_file.clone(),
+            origin,
+        }
     }
 }
 
@@ -112,22 +78,9 @@ fn host_of(url: &str) -> Option<String> {
         .map(str::to_ascii_lowercase)
 }
 
-/// The tenant that `serve` and `migrate` create, from `AUDITLOG_BOOTSTRAP_TENANT_ID`.
-pub fn bootstrap_tenant_id() -> anyhow::Result<uuid::Uuid> {
-    env_parse(
-        "AUDITLOG_BOOTSTRAP_TENANT_ID",
-        auditlog_domain::DEFAULT_TENANT_ID,
-    )
-}
-
-/// The pool size from `AUDITLOG_DB_MAX_CONNECTIONS`.
-pub fn max_connections() -> anyhow::Result<u32> {
-    env_parse("AUDITLOG_DB_MAX_CONNECTIONS", 10)
-}
-
-fn parse_origins(list: &str) -> anyhow::Result<Vec<HeaderValue>> {
-    list.split(',')
-        .map(str::trim)
+fn parse_origins(list: &[String]) -> anyhow::Result<Vec<HeaderValue>> {
+    list.iter()
+        .map(|origin| origin.trim())
         .filter(|s| !s.is_empty())
         .map(|origin| {
             HeaderValue::from_str(origin)

@@ -7,9 +7,10 @@ use std::{io::Write, path::PathBuf, sync::Arc};
 use anyhow::Context;
 use auditlog_domain::AuditLogFilter;
 use auditlog_http::{export_format::ExportFormat, export_reader::ExportReader};
-use auditlog_storage::{SeaOrmStore, StoreOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
+
+use crate::database::{Create, Database};
 
 /// Leaves read per page.
 const PAGE: u64 = 10_000;
@@ -17,6 +18,8 @@ const PAGE: u64 = 10_000;
 /// Arguments of `auditlog export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: crate::cli::StoreArgs,
     /// The tenant.
     #[arg(long)]
     pub tenant: Uuid,
@@ -71,15 +74,13 @@ impl ExportArgs {
 }
 
 /// Runs `auditlog export`.
-pub async fn run(database_url: &str, args: ExportArgs) -> anyhow::Result<()> {
+pub async fn run(database: &Database, args: ExportArgs) -> anyhow::Result<()> {
     let format: ExportFormat = args
         .format
         .parse()
         .map_err(|err: String| anyhow::anyhow!(err))?;
     let filter = args.filter()?;
-    let store = SeaOrmStore::connect(database_url, StoreOptions::default())
-        .await
-        .context("connecting to the database")?;
+    let store = database.open(Create::Refused).await?;
     let mut export = ExportReader::open(Arc::new(store), args.tenant, filter, format, PAGE).await?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(

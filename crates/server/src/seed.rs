@@ -16,6 +16,8 @@ use uuid::Uuid;
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
+    #[command(flatten)]
+    pub store: crate::cli::StoreArgs,
     /// The tenant to write to.
     #[arg(long, default_value_t = auditlog_domain::DEFAULT_TENANT_ID)]
     pub tenant: Uuid,

@@ -10,7 +10,7 @@ use auditlog_http::{AppState, console::ConsoleEcho};
 use auditlog_storage::{LogSigner, SeaOrmStore};
 use tokio::net::TcpListener;
 
-use crate::config::ServeConfig;
+use crate::{banner, config::ServeConfig, database::Database, settings::LogFormat};
 
 /// The name of the tenant that `serve` and `migrate` create (and `seed` creates for the
 /// default tenant id) when it does not exist yet.
@@ -18,12 +18,15 @@ pub const DEFAULT_TENANT_NAME: &str = "default";
 
 pub async fn run(
     store: Arc<SeaOrmStore>,
+    database: &Database,
     config: ServeConfig,
+    log_format: LogFormat,
     signer: LogSigner,
     verifier_key: VerifierKey,
 ) -> anyhow::Result<()> {
     let tenant = config.bootstrap_tenant_id;
     store.ensure_tenant(tenant, DEFAULT_TENANT_NAME).await?;
+    tracing::info!(database = %database.redacted(), "database migrated");
     if let Some(secret) = &config.bootstrap_api_key {
         let secret = ApiKeySecret::from_operator(secret)
             .map_err(|e| anyhow::anyhow!("AUDITLOG_BOOTSTRAP_API_KEY: {e}"))?;
@@ -61,13 +64,7 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "auditlog listening");
-    eprintln!(
-        "\nauditlog is serving at http://{addr}\n  Swagger UI:   http://{addr}/swagger-ui/\n  OpenAPI:      http://{addr}/openapi.json\n  \
-         Log key:      http://{addr}/log-key\n  \
-         Get a key:    auditlog keys create --tenant {tenant} --scopes read,write\n                (or start with AUDITLOG_BOOTSTRAP_API_KEY=<secret of 16+ characters>)\n  \
-         Demo data:    auditlog seed --tenant {tenant} --count 10000\n"
-    );
+    banner::print(addr, database, tenant, log_format);
     let config = state.config.clone();
     auditlog_http::serve(
         listener,

@@ -12,11 +12,16 @@ use auditlog_domain::{
     AuditLog,
     log::{Checkpoint, MemoryTree, VerifierKey, leaf_bytes, leaf_hash},
 };
-use auditlog_storage::{SeaOrmStore, StoreOptions, TenantReport};
+use auditlog_storage::TenantReport;
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
 
-use crate::{config::LogConfig, signing_key};
+use crate::{
+    config::LogConfig,
+    database::{Create, Database},
+    settings::Settings,
+    signing_key,
+};
 
 /// Arguments of `auditlog verify`.
 #[derive(Debug, clap::Args)]
@@ -35,42 +40,23 @@ pub struct VerifyArgs {
     /// export's last line when not given.
     #[arg(long, requires = "entries")]
     pub checkpoint: Option<PathBuf>,
-    /// The log origin that names the logs, as `serve` takes it (`AUDITLOG_LOG_ORIGIN`,
-    /// else the host of `AUDITLOG_PUBLIC_URL`, else `auditlog`); offline it is read
-    /// from the checkpoint.
-    #[arg(long)]
-    pub origin: Option<String>,
-    /// The signing key file whose verifier key is used when `--key` is not given
-    /// (`AUDITLOG_SIGNING_KEY_FILE`, else `auditlog-signing.key`); never made here.
-    #[arg(long)]
-    pub signing_key_file: Option<PathBuf>,
-}
-
-impl VerifyArgs {
-    /// The log settings as `serve` reads them, with this command's overrides.
-    fn log_config(&self) -> LogConfig {
-        let mut config = LogConfig::from_env();
-        if let Some(origin) = &self.origin {
-            config.origin.clone_from(origin);
-        }
-        if let Some(file) = &self.signing_key_file {
-            config.key_file.clone_from(file);
-        }
-        config
-    }
+    #[command(flatten)]
+    pub store: crate::cli::StoreArgs,
+    // The signing key file whose verifier key is used when `--key` is not given (never
+    // made here), and the log origin that names the logs (offline, the checkpoint's).
+    #[command(flatten)]
+    pub signing: crate::args::SigningArgs,
 }
 
 /// Runs `auditlog verify`; fails when anything disagrees.
-pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<()> {
-    let config = args.log_config();
+pub async fn run(database: &Database, settings: &Settings, args: VerifyArgs) -> anyhow::Result<()> {
+    let config = LogConfig::new(settings);
     if let Some(entries) = &args.entries {
         let key = verifier_key(args.key.as_deref(), &config)?;
         return offline(entries, args.checkpoint.as_deref(), &key);
     }
     let key = verifier_key(args.key.as_deref(), &config)?;
-    let store = SeaOrmStore::connect(database_url, StoreOptions::default())
-        .await
-        .context("connecting to the database")?;
+    let store = database.open(Create::Refused).await?;
     let tenants = match args.tenant {
         Some(tenant) => vec![tenant],
         None => store.log_tenants().await?,

@@ -131,6 +131,8 @@ pub(crate) async fn consistency(
         ApiError::bad_request(format!(
             "the parameter '{name}' is required: a tree size of the tenant's log"
         ))
+        .kind("missing_parameter")
+        .parameter(name)
     };
     let from = from.ok_or_else(|| required("from"))?;
     let to = to.ok_or_else(|| required("to"))?;

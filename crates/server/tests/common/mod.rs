@@ -6,8 +6,8 @@ use std::{collections::HashSet, process::Stdio, time::Duration};
 
 use serde_json::{Value, json};
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{Child, ChildStderr, Command},
 };
 use uuid::Uuid;
 
@@ -94,6 +94,36 @@ impl Server {
     pub fn admin_url(&self) -> String {
         format!("{}/admin/audit_logs", self.base)
     }
+}
+
+/// Starts `command` (an `auditlog serve`) with its standard error piped, and reads it
+/// up to the end of the start banner, in text or JSON: the child, the lines read, and
+/// the rest of standard error.
+pub async fn until_banner(
+    mut command: Command,
+) -> (Child, Vec<String>, Lines<BufReader<ChildStderr>>) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("stderr is readable") {
+            let done = line.contains("Demo data:") || line.contains("\"auditlog is serving\"");
+            seen.push(line);
+            if done {
+                return;
+            }
+        }
+        panic!("serve exited before its banner: {seen:?}");
+    })
+    .await
+    .expect("the banner within 60 s");
+    (child, seen, lines)
 }
 
 /// The log signing key of every test server: one file for all of them, so that a

@@ -69,6 +69,7 @@ pub(crate) async fn connect(url: &str, options: &StoreOptions) -> Result<Connect
     let file = match backend {
         Backend::Sqlite => sqlite::configure(&mut connect, url),
         Backend::Postgres => {
+            postgres::probe(url).await?;
             postgres::configure(&mut connect);
             false
         }

@@ -35,6 +35,66 @@ pub(super) fn configure(connect: &mut ConnectOptions) {
     connect.map_sqlx_postgres_opts(|opts| opts.options([("plan_cache_mode", "force_custom_plan")]));
 }
 
+/// How long the first connection may take. A server that is down refuses at once; one
+/// that cannot be reached never answers, and a start should say so rather than wait.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Makes one connection and closes it, before the pool is built, so that a server that
+/// cannot be reached is reported at once with where and why ("cannot connect to
+/// PostgreSQL at 127.0.0.1:5999: connection refused") rather than, after the pool's
+/// acquire timeout, as "pool timed out". The message never holds the URL.
+pub(super) async fn probe(url: &str) -> Result<(), StoreError> {
+    use sqlx::{
+        Connection,
+        postgres::{PgConnectOptions, PgConnection},
+    };
+    let options: PgConnectOptions = url.parse().map_err(|err: sqlx::Error| {
+        let err = err.to_string().replace(url, "<database url>");
+        StoreError::Backend(format!("the PostgreSQL URL is not valid: {err}"))
+    })?;
+    let at = match options.get_socket() {
+        Some(dir) => format!("{} (socket)", dir.display()),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    };
+    let failed = |why: String| {
+        StoreError::Unavailable(format!("cannot connect to PostgreSQL at {at}: {why}"))
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect_with(&options)).await {
+        Err(_) => Err(failed(format!(
+            "no answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        ))),
+        Ok(Err(err)) => Err(failed(cause(&err))),
+        Ok(Ok(connection)) => {
+            // Closing politely is a courtesy; the pool connects afresh either way.
+            let _ = connection.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// Why a connection failed, in a few words: the network's reason, or the server's
+/// message (a wrong password, a database that does not exist).
+fn cause(err: &sqlx::Error) -> String {
+    use std::io::ErrorKind;
+    match err {
+        sqlx::Error::Io(io) => match io.kind() {
+            kind @ (ErrorKind::ConnectionRefused
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::TimedOut
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::AddrNotAvailable
+            | ErrorKind::PermissionDenied
+            | ErrorKind::NotFound) => kind.to_string(),
+            _ => io.to_string(),
+        },
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// `REPEATABLE READ`: every statement of the transaction sees one snapshot.
 pub(super) async fn begin_snapshot(
     db: &DatabaseConnection,
