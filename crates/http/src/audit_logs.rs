@@ -187,6 +187,10 @@ macro_rules! audit_log_operations {
         /// (`created_at` descending, then `id` descending), one page at a time.
         /// `X-Total-Count` gives how many match; `Link` points at the first, previous,
         /// next and last pages and keeps every filter.
+        ///
+        /// To read every entry at any depth, page by cursor: leave `page` out, and send
+        /// each answer's `X-Next-Cursor` header as `cursor` with the same filters until
+        /// an answer has none.
         #[utoipa::path(
             get,
             path = $path,

@@ -22,19 +22,27 @@ use utoipa::{
 
 /// The pagination parameters of both list endpoints, as the document describes them;
 /// the bounds of `page` and `per_page` are the filter's own, set by [`finish`].
+///
+/// `page` has no `default` in the document although an absent page is page 1: Swagger
+/// UI fills a parameter's default into its form and generated clients send it on every
+/// call, and a client that pages by `cursor` must be able to leave `page` out. The
+/// server also takes `page=1` with a cursor as the page after it, for clients built
+/// from a document that did give the default.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Read by the OpenAPI derive only; the handlers validate the raw query.
 pub(crate) struct PageQuery {
-    /// The page, from 1. Past the last page the answer is empty.
-    #[param(minimum = 1, default = 1)]
+    /// The page, from 1; page 1 when absent. Past the last page the answer is empty.
+    /// Leave it out when paging by `cursor` (1, the page after the cursor, is the only
+    /// page a cursor takes).
+    #[param(minimum = 1)]
     page: Option<u64>,
     /// Entries on a page.
     #[param(minimum = 1, default = json!(DEFAULT_PER_PAGE))]
     per_page: Option<u64>,
-    /// Keyset mode: continue after the entry this opaque cursor points at. Every full
-    /// page answers with `X-Next-Cursor`; a keyset page's `rel="next"` link carries the
-    /// next cursor. Any depth costs what the first page costs. Excludes `page`.
+    /// Keyset mode: the page that follows the entry this opaque cursor points at. Every
+    /// full page answers with `X-Next-Cursor`, the cursor to send next; a keyset page's
+    /// `rel="next"` link carries it too. Any depth costs what the first page costs.
     cursor: Option<String>,
 }
 
@@ -385,6 +393,8 @@ mod tests {
             assert_eq!(schema("page")["maximum"], MAX_PAGE, "{path}");
             assert_eq!(schema("per_page")["maximum"], MAX_PER_PAGE, "{path}");
             assert_eq!(schema("per_page")["default"], DEFAULT_PER_PAGE, "{path}");
+            // A client that fills in defaults must be able to page by cursor alone.
+            assert_eq!(schema("page").get("default"), None, "{path}");
         }
     }
 
