@@ -9,9 +9,9 @@ use crate::{
 };
 
 audit_log_operations! {
-    path: "/admin/audit_logs",
+    paths: ("/admin/audit_logs", "/admin/audit_logs/{id}"),
     tag: "admin",
-    operation_ids: ("admin_list_audit_logs", "admin_create_audit_logs"),
+    operation_ids: ("admin_list_audit_logs", "admin_create_audit_logs", "admin_get_audit_log"),
     path_params: [],
     security: [("bearer" = [])],
     forbidden: (
@@ -19,7 +19,7 @@ audit_log_operations! {
         "The key lacks the `write` scope",
     ),
     key: KeySource::Bearer,
-    tenant: |_nothing: ()| TenantFrom::Key,
+    tenant: |_path| TenantFrom::Key,
     errors: (AdminError, AdminErrorBody),
 }
 

@@ -3,7 +3,7 @@
 //! The variant modules (`passkey`, `admin`) only decide where the tenant comes from,
 //! how the key is sent, and the error shape.
 
-use auditlog_domain::{AuditLog, NewAuditLog, Scope, limits};
+use auditlog_domain::{AuditLog, LogError, NewAuditLog, Scope, limits};
 use axum::{
     Json,
     body::Body,
@@ -85,6 +85,24 @@ pub(crate) async fn list(
     Ok(response)
 }
 
+/// One entry of the tenant by its id, or 404 when the tenant has none with it.
+pub(crate) async fn get(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: KeySource,
+    tenant: TenantFrom<'_>,
+    raw_id: &str,
+) -> Result<Response, ApiError> {
+    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
+    let id = query::parse_entry_id(raw_id)?;
+    // The tenant is part of the key the store reads by, so another tenant's entry with
+    // this id is not found either: the answer does not tell whether it exists.
+    match state.logs.get(tenant_id, id).await? {
+        Some(entry) => Ok(Json(entry).into_response()),
+        None => Err(LogError::EntryNotFound.into()),
+    }
+}
+
 /// Records one entry or a batch: 201 with the stored entries after the commit.
 pub(crate) async fn create(
     state: &AppState,
@@ -153,32 +171,36 @@ fn created(mut stored: Vec<AuditLog>, single: bool) -> Response {
     }
 }
 
-/// Declares a variant's two operations, `list_audit_logs` and `create_audit_logs`, and
-/// its `router()`: the handlers, their descriptions and their response tables are
-/// written here once, and a variant names only what is its own.
+/// Declares a variant's three operations on entries, `list_audit_logs`,
+/// `create_audit_logs` and `get_audit_log`, and its `router()`: the handlers, their
+/// descriptions and their response tables are written here once, and a variant names
+/// only what is its own.
 ///
-/// - `path`, `tag`, `operation_ids`: where and under what names it is documented;
-/// - `path_params`: the documented path parameters, if any, as one parenthesised tuple;
+/// - `paths`: the list's path and the path of one entry (`.../{id}`); `tag`,
+///   `operation_ids`: where and under what names they are documented;
+/// - `path_params`: the documented tenant path parameter, if any;
 /// - `security`: the documented schemes; `forbidden`: the 403 descriptions for `read`
 ///   and `write`;
-/// - `key`: the [`KeySource`]; `tenant`: an extractor and the [`TenantFrom`] it gives;
+/// - `key`: the [`KeySource`]; `tenant`: the [`TenantFrom`] of the request's path
+///   parameters ([`crate::log::RawPath`]);
 /// - `errors`: the error type the variant renders, and its documented body.
 macro_rules! audit_log_operations {
     (
-        path: $path:tt,
+        paths: ($path:tt, $entry_path:tt $(,)?),
         tag: $tag:tt,
-        operation_ids: ($list_id:tt, $create_id:tt),
+        operation_ids: ($list_id:tt, $create_id:tt, $get_id:tt $(,)?),
         path_params: [$($path_param:tt)?],
         security: [$($security:tt)*],
         forbidden: ($forbidden_read:tt, $forbidden_write:tt $(,)?),
         key: $source:expr,
-        tenant: |$extracted:ident: $extractor:ty| $tenant:expr,
+        tenant: |$raw_path:ident| $tenant:expr,
         errors: ($error:ty, $error_body:tt) $(,)?
     ) => {
-        /// The routes of this variant.
+        /// The routes of this variant's entries.
         pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
             utoipa_axum::router::OpenApiRouter::new()
                 .routes(utoipa_axum::routes!(list_audit_logs, create_audit_logs))
+                .routes(utoipa_axum::routes!(get_audit_log))
         }
 
         /// List audit log entries
@@ -213,7 +235,7 @@ macro_rules! audit_log_operations {
         )]
         async fn list_audit_logs(
             axum::extract::State(state): axum::extract::State<crate::AppState>,
-            $extracted: $extractor,
+            $raw_path: crate::log::RawPath,
             headers: axum::http::HeaderMap,
             uri: axum::http::Uri,
         ) -> Result<axum::response::Response, $error> {
@@ -253,12 +275,47 @@ macro_rules! audit_log_operations {
         )]
         async fn create_audit_logs(
             axum::extract::State(state): axum::extract::State<crate::AppState>,
-            $extracted: $extractor,
+            $raw_path: crate::log::RawPath,
             headers: axum::http::HeaderMap,
             body: axum::body::Body,
         ) -> Result<axum::response::Response, $error> {
             let tenant = $tenant;
             Ok(crate::audit_logs::create(&state, &headers, $source, tenant, body).await?)
+        }
+
+        /// Read one audit log entry
+        ///
+        /// The tenant's entry with this id, as the list serves it. An id that is not one
+        /// of the tenant's entries is 404, the same whether another tenant has an entry
+        /// with it or no tenant has.
+        #[utoipa::path(
+            get,
+            path = $entry_path,
+            operation_id = $get_id,
+            tag = $tag,
+            params(
+                $($path_param,)?
+                ("id" = uuid::Uuid, Path, description = "The id of the entry"),
+            ),
+            responses(
+                (status = 200, description = "The entry", body = auditlog_domain::AuditLog),
+                (status = 400, description = "The id is not a UUID; the message names the parameter and its value", body = $error_body),
+                (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
+                (status = 403, description = $forbidden_read, body = $error_body),
+                (status = 404, description = "The tenant has no entry with this id", body = $error_body),
+                (status = 500, description = "Internal error", body = $error_body),
+                (status = 503, description = "The database is unavailable", body = $error_body),
+            ),
+            security($($security)*),
+        )]
+        async fn get_audit_log(
+            axum::extract::State(state): axum::extract::State<crate::AppState>,
+            $raw_path: crate::log::RawPath,
+            headers: axum::http::HeaderMap,
+        ) -> Result<axum::response::Response, $error> {
+            let id = crate::log::path_param(&$raw_path, "id");
+            let tenant = $tenant;
+            Ok(crate::audit_logs::get(&state, &headers, $source, tenant, id).await?)
         }
     };
 }
