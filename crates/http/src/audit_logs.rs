@@ -113,12 +113,7 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let tenant_id = tenant_for(state, headers, source, tenant, Scope::Write).await?;
     let limit = state.config.body_limit;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than the limit of {limit} bytes"),
-        )
-    };
+    let too_large = || ApiError::too_large(limit);
     // A declared length over the limit is refused before anything is read.
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -149,16 +144,24 @@ pub(crate) async fn create(
             values.len()
         )));
     }
-    let entries = values
+    let entries = entries_from_json(&values, tenant_id)?;
+    let stored = state.logs.append(tenant_id, entries).await?;
+    Ok(created(stored, single))
+}
+
+/// The submitted entries of `tenant_id`, or 400 naming the first invalid one's index.
+pub(crate) fn entries_from_json(
+    values: &[Value],
+    tenant_id: Uuid,
+) -> Result<Vec<NewAuditLog>, ApiError> {
+    values
         .iter()
         .enumerate()
         .map(|(index, value)| {
             NewAuditLog::from_json(value, tenant_id)
                 .map_err(|err| ApiError::bad_request(format!("entry {index}: {err}")))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let stored = state.logs.append(tenant_id, entries).await?;
-    Ok(created(stored, single))
+        .collect()
 }
 
 fn created(mut stored: Vec<AuditLog>, single: bool) -> Response {
@@ -225,7 +228,8 @@ macro_rules! audit_log_operations {
                     ("Link" = String, description = "Links to the first, previous, next and last pages, with every filter kept"),
                     ("X-Next-Cursor" = String, description = "When more entries may follow: the `cursor` that continues after this page in keyset mode"),
                 )),
-                (status = 400, description = "A parameter is invalid; the message names it and its value", body = $error_body),
+                (status = 400, description = "A parameter is invalid; the message names it and its value", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_list_query()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden_read, body = $error_body),
                 (status = 500, description = "Internal error", body = $error_body),
@@ -257,13 +261,14 @@ macro_rules! audit_log_operations {
             operation_id = $create_id,
             tag = $tag,
             $(params($path_param),)?
-            request_body(content = crate::docs::CreateBody, description = "One entry or an array of 1 to 1000", examples(
+            request_body(content = inline(crate::docs::CreateBody), description = "One entry or an array of 1 to 1000", examples(
                 ("one entry" = (summary = "A failed password login", value = json!(crate::docs::example_entry()))),
                 ("a batch" = (summary = "Two entries, each with its own idempotency key", value = json!(crate::docs::example_batch()))),
             )),
             responses(
-                (status = 201, description = "The stored entries: an object for an object, an array for an array", body = crate::docs::CreatedBody),
-                (status = 400, description = "The body or an entry is invalid; nothing was stored", body = $error_body),
+                (status = 201, description = "The stored entries: an object for an object, an array for an array", body = inline(crate::docs::CreatedBody)),
+                (status = 400, description = "The body or an entry is invalid; nothing was stored", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_entry()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden_write, body = $error_body),
                 (status = 409, description = "An id is already stored with other content; nothing was stored", body = $error_body),
@@ -299,10 +304,12 @@ macro_rules! audit_log_operations {
             ),
             responses(
                 (status = 200, description = "The entry", body = auditlog_domain::AuditLog),
-                (status = 400, description = "The id is not a UUID; the message names the parameter and its value", body = $error_body),
+                (status = 400, description = "The id is not a UUID; the message names the parameter and its value", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_entry_id()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden_read, body = $error_body),
-                (status = 404, description = "The tenant has no entry with this id", body = $error_body),
+                (status = 404, description = "The tenant has no entry with this id", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::no_entry()))),
                 (status = 500, description = "Internal error", body = $error_body),
                 (status = 503, description = "The database is unavailable", body = $error_body),
             ),

@@ -115,11 +115,16 @@ pub(crate) async fn checkpoint(
     let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
     match state.log.latest_checkpoint(tenant_id).await? {
         Some(checkpoint) => Ok(checkpoint.note.into_response()),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "the tenant's log is empty: no entry has joined it yet (entries join within a second of being recorded)",
-        )),
+        None => Err(empty_log()),
     }
+}
+
+/// 404 for the checkpoint of a log that no entry has joined yet.
+pub(crate) fn empty_log() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "the tenant's log is empty: no entry has joined it yet (entries join within a second of being recorded)",
+    )
 }
 
 /// The proof that entry `raw_id` is in the tenant's log, at `tree_size` or at the
@@ -303,10 +308,12 @@ macro_rules! log_operations {
             responses(
                 (status = 200, description = "The signed checkpoint, exactly as signed", body = String,
                     content_type = "text/plain; charset=utf-8", example = json!(crate::log::examples::EXAMPLE_CHECKPOINT)),
-                (status = 400, description = "The tenant id is not a UUID", body = $error_body),
+                (status = 400, description = "The tenant id is not a UUID", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_tenant()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden, body = $error_body),
-                (status = 404, description = "The tenant's log is still empty", body = $error_body),
+                (status = 404, description = "The tenant's log is still empty", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::empty_log()))),
                 (status = 500, description = "Internal error", body = $error_body),
                 (status = 503, description = "The database is unavailable", body = $error_body),
             ),
@@ -341,10 +348,12 @@ macro_rules! log_operations {
             ),
             responses(
                 (status = 200, description = "The proof, and the checkpoint it leads to", body = crate::log::InclusionBody),
-                (status = 400, description = "The id or `tree_size` is invalid, or the log has not reached `tree_size`, or `tree_size` does not hold the entry; the message names the parameter", body = $error_body),
+                (status = 400, description = "The id or `tree_size` is invalid, or the log has not reached `tree_size`, or `tree_size` does not hold the entry; the message names the parameter", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_tree_size()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden, body = $error_body),
-                (status = 404, description = "The tenant has no such entry, or the entry has not joined the log yet (try again in a second)", body = $error_body),
+                (status = 404, description = "The tenant has no such entry, or the entry has not joined the log yet (try again in a second)", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::no_entry()))),
                 (status = 500, description = "Internal error", body = $error_body),
                 (status = 503, description = "The database is unavailable", body = $error_body),
             ),
@@ -374,7 +383,8 @@ macro_rules! log_operations {
             params($($path_param,)? crate::log::ConsistencyQuery),
             responses(
                 (status = 200, description = "The proof", body = crate::log::ConsistencyBody),
-                (status = 400, description = "`from` or `to` is missing or invalid, `from` is above `to`, or the log has not reached `to`; the message names the parameter", body = $error_body),
+                (status = 400, description = "`from` or `to` is missing or invalid, `from` is above `to`, or the log has not reached `to`; the message names the parameter", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_consistency_sizes()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden, body = $error_body),
                 (status = 500, description = "Internal error", body = $error_body),
