@@ -3,6 +3,7 @@
 //! each with its own error shape.
 
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::TestApp;
 
@@ -31,6 +32,21 @@ pub async fn get(app: &TestApp, variant: Variant, rest: &str, key: &str) -> reqw
             .bearer_auth(key),
     };
     request.send().await.expect("a response")
+}
+
+/// Records `batch` for `tenant` with `key` through the passkey variant, which must
+/// answer 201; returns the stored entries.
+pub async fn record_batch(app: &TestApp, tenant: Uuid, key: &str, batch: &[Value]) -> Vec<Value> {
+    let response = app
+        .client
+        .post(format!("{}/{tenant}/audit_logs", app.base))
+        .header("apiKey", key)
+        .json(batch)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), 201);
+    response.json().await.expect("the stored entries")
 }
 
 /// Asserts the status and the variant's error shape; returns the message.

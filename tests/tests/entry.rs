@@ -14,17 +14,8 @@ use uuid::Uuid;
 /// their ids.
 async fn record(app: &TestApp, tenant: Uuid, key: &str, count: usize) -> Vec<String> {
     let batch: Vec<Value> = (0..count).map(entry_with_id).collect();
-    let response = app
-        .client
-        .post(format!("{}/{tenant}/audit_logs", app.base))
-        .header("apiKey", key)
-        .json(&batch)
-        .send()
+    record_batch(app, tenant, key, &batch)
         .await
-        .expect("a response");
-    assert_eq!(response.status(), 201);
-    let stored: Vec<Value> = response.json().await.expect("the stored entries");
-    stored
         .iter()
         .map(|entry| entry["id"].as_str().expect("an id").to_owned())
         .collect()

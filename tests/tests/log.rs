@@ -33,16 +33,7 @@ async fn record(app: &TestApp, key: &str, tenant: Uuid, count: usize) -> Vec<Val
             entry
         })
         .collect();
-    let response = app
-        .client
-        .post(format!("{}/{tenant}/audit_logs", app.base))
-        .header("apiKey", key)
-        .json(&batch)
-        .send()
-        .await
-        .expect("a response");
-    assert_eq!(response.status(), 201);
-    response.json().await.expect("the stored entries")
+    record_batch(app, tenant, key, &batch).await
 }
 
 /// The published verifier key, which must be the one the app signs with.
