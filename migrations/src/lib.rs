@@ -6,8 +6,8 @@
 //! programs that embed the store need no tenant rows.
 #![forbid(unsafe_code)]
 
-use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_create_tables;
 mod m20260102_000001_search_and_counts;

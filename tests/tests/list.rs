@@ -304,8 +304,32 @@ backend_test!(
             "",
             "no cursor when nothing follows"
         );
-        let both = get_passkey(&app, &format!("page=2&cursor={cursor}"), &app.key).await;
+        // `page=1` with a cursor is the page after the cursor (clients that send every
+        // default do so); any other page with a cursor is refused, naming `page`.
+        let alone = get_passkey(
+            &app,
+            &format!("{filter}&per_page=10&cursor={cursor}"),
+            &app.key,
+        )
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+        for variant in ["page=1", "page=01"] {
+            let with_page = get_passkey(
+                &app,
+                &format!("{filter}&{variant}&per_page=10&cursor={cursor}"),
+                &app.key,
+            )
+            .await;
+            assert_eq!(with_page.status(), 200, "{variant}");
+            assert_eq!(with_page.json::<Value>().await.expect("json"), alone);
+        }
+        let both = get_admin(&app, &format!("page=2&cursor={cursor}"), &app.key).await;
         assert_eq!(both.status(), 400);
+        let body: Value = both.json().await.expect("json");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("parameter 'page'"), "{message}");
     }
 );
 

@@ -13,54 +13,12 @@ use auditlog_domain::{
         leaf_hash, tenant_origin, verify_consistency, verify_inclusion,
     },
 };
-use auditlog_tests::{TestApp, backend_test, client::*};
+use auditlog_tests::{TestApp, backend_test, client::*, variant::*};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 #[path = "log/export.rs"]
 mod export;
-
-/// How a test reaches the log: the passkey variant (tenant in the path, `apiKey`) or the
-/// admin variant (the key's tenant, bearer).
-#[derive(Debug, Clone, Copy)]
-enum Variant {
-    Passkey,
-    Admin,
-}
-
-const VARIANTS: [Variant; 2] = [Variant::Passkey, Variant::Admin];
-
-/// GET `rest` below the variant's `audit_logs` path with `key`.
-async fn get(app: &TestApp, variant: Variant, rest: &str, key: &str) -> reqwest::Response {
-    let request = match variant {
-        Variant::Passkey => app
-            .client
-            .get(format!("{}/{rest}", app.passkey_url()))
-            .header("apiKey", key),
-        Variant::Admin => app
-            .client
-            .get(format!("{}/{rest}", app.admin_url()))
-            .bearer_auth(key),
-    };
-    request.send().await.expect("a response")
-}
-
-/// Asserts the status and the variant's error shape; returns the message.
-async fn error(response: reqwest::Response, variant: Variant, status: u16) -> String {
-    assert_eq!(response.status(), status, "{}", response.url());
-    let body: Value = response.json().await.expect("a JSON error");
-    match variant {
-        Variant::Passkey => {
-            assert_eq!(body["status"], status, "{body}");
-            assert!(body["title"].is_string(), "{body}");
-            body["details"].as_str().expect("details").to_owned()
-        }
-        Variant::Admin => {
-            assert_eq!(body["code"], status, "{body}");
-            body["message"].as_str().expect("message").to_owned()
-        }
-    }
-}
 
 /// Records `count` entries through the passkey variant; returns them as stored. Every
 /// third is a `login_failure`, the others `login_success`.
@@ -75,16 +33,7 @@ async fn record(app: &TestApp, key: &str, tenant: Uuid, count: usize) -> Vec<Val
             entry
         })
         .collect();
-    let response = app
-        .client
-        .post(format!("{}/{tenant}/audit_logs", app.base))
-        .header("apiKey", key)
-        .json(&batch)
-        .send()
-        .await
-        .expect("a response");
-    assert_eq!(response.status(), 201);
-    response.json().await.expect("the stored entries")
+    record_batch(app, tenant, key, &batch).await
 }
 
 /// The published verifier key, which must be the one the app signs with.

@@ -36,6 +36,8 @@ async fn served_document_equals_the_committed_one() {
     for path in [
         "/{tenant_id}/audit_logs",
         "/admin/audit_logs",
+        "/{tenant_id}/audit_logs/{id}",
+        "/admin/audit_logs/{id}",
         "/{tenant_id}/audit_logs/checkpoint",
         "/{tenant_id}/audit_logs/{id}/proof",
         "/{tenant_id}/audit_logs/consistency",

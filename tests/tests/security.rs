@@ -57,6 +57,16 @@ enum Presented<'a> {
     None,
     /// `apiKey` on the passkey server, bearer on the admin API.
     Native(&'a str),
+    /// The other variant's header: bearer on the passkey server, `apiKey` on the admin
+    /// API. Both variants take either, so that one key works wherever it is sent.
+    Other(&'a str),
+}
+
+impl<'a> Presented<'a> {
+    /// `secret` in each of the two headers.
+    fn both_ways(secret: &'a str) -> [Self; 2] {
+        [Presented::Native(secret), Presented::Other(secret)]
+    }
 }
 
 async fn call(app: &TestApp, op: Op, key: Presented<'_>, body: &Value) -> reqwest::Response {
@@ -70,8 +80,13 @@ async fn call(app: &TestApp, op: Op, key: Presented<'_>, body: &Value) -> reqwes
     } else {
         app.client.get(url)
     };
-    if let Presented::Native(secret) = key {
-        request = if op.admin {
+    let bearer = match key {
+        Presented::None => return request.send().await.expect("a response"),
+        Presented::Native(_) => op.admin,
+        Presented::Other(_) => !op.admin,
+    };
+    if let Presented::Native(secret) | Presented::Other(secret) = key {
+        request = if bearer {
             request.bearer_auth(secret)
         } else {
             request.header("apiKey", secret)

@@ -1,13 +1,12 @@
 """Schemathesis hooks for auditlog (loaded through SCHEMATHESIS_HOOKS by tools/schemathesis.sh).
 
-One known difference between the served document and the service is bridged here, so
-that the fuzzer keeps looking for new ones. It is printed on every run, and it is a no-op
-once the document itself is fixed:
-
-The contract: "Empty values (`q=`, `actor_email=`) count as absent". OpenAPI says so with
-`allowEmptyValue: true` on a query parameter, which the document lacks; without it, the
-negative_data_rejection check reports `start_time=` answered with 200 as a
-schema-violating request that was accepted.
+One rule of the contract is said in the document's description rather than on each
+parameter, and is told to the fuzzer here: "Empty values (`q=`, `actor_email=`) count as
+absent". OpenAPI can say so per parameter with `allowEmptyValue: true`, which the document
+leaves out on purpose: the field is deprecated in OpenAPI 3.1, and Swagger UI turns it into
+a "Send empty value" checkbox on every parameter. Without it, the negative_data_rejection
+check would report `start_time=` answered with 200 as a schema-violating request that was
+accepted. The hook prints what it adds on every run.
 """
 
 import schemathesis
@@ -30,6 +29,6 @@ def before_load_schema(context, raw_schema):
                     patched.append(f"{method.upper()} {path} {parameter['name']}")
     if patched:
         print(
-            f"hooks.py: known difference: allowEmptyValue added to {len(patched)} query "
-            "parameters (the contract: empty values count as absent)"
+            f"hooks.py: allowEmptyValue added to {len(patched)} query parameters "
+            "(the contract: empty values count as absent; the document says it once)"
         )

@@ -248,14 +248,19 @@ impl AuditLogFilter {
             Some(v) => parse_in_range("per_page", v, 1, MAX_PER_PAGE)?,
         };
         filter.page = match (get("page"), get("cursor")) {
-            (Some(_), Some(cursor)) => {
+            // Page numbers count from the cursor in keyset mode, and only the page that
+            // follows it can be had without an offset. `page=1` is that page: clients
+            // that send every parameter's default (generated from a document that gave
+            // `page` one, or forms that fill it in) page by cursor unchanged.
+            (Some(page), Some(_)) if parse_in_range("page", page, 1, MAX_PAGE)? != 1 => {
                 return Err(FilterError::new(
-                    "cursor",
-                    cursor,
-                    "give either 'page' or 'cursor', not both",
+                    "page",
+                    page,
+                    "with 'cursor' the page is the one that follows the cursor: leave \
+                     'page' out (or give 1), or leave 'cursor' out to ask for a page by number",
                 ));
             }
-            (None, Some(cursor)) => PageRequest::After {
+            (_, Some(cursor)) => PageRequest::After {
                 cursor: cursor.parse().map_err(|()| {
                     FilterError::new(
                         "cursor",
@@ -689,9 +694,27 @@ mod tests {
             parse(&[("cursor", "abc")]).expect_err("bad").parameter,
             "cursor"
         );
+        // Page 1 is the page after the cursor; any other page with a cursor, or a page
+        // that is no page, is refused naming `page`.
+        for page in ["1", "01"] {
+            assert_eq!(
+                parse(&[
+                    ("page", page),
+                    ("cursor", &c.to_string()),
+                    ("per_page", "5")
+                ])
+                .map(|f| f.page()),
+                Ok(f.page()),
+                "page={page}"
+            );
+        }
+        for page in ["2", "0", "x", "9223372036854775808"] {
+            let err = parse(&[("cursor", &c.to_string()), ("page", page)]).expect_err(page);
+            assert_eq!((err.parameter.as_str(), err.value.as_str()), ("page", page));
+        }
         assert_eq!(
-            parse(&[("cursor", &c.to_string()), ("page", "2")])
-                .expect_err("both")
+            parse(&[("page", "1"), ("cursor", "abc")])
+                .expect_err("bad cursor")
                 .parameter,
             "cursor"
         );

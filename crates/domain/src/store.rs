@@ -38,6 +38,10 @@ pub trait AuditLogStore: Send + Sync {
         filter: &AuditLogFilter,
     ) -> Result<Page<AuditLog>, StoreError>;
 
+    /// The tenant's entry with this id, as a list serves it; `None` when the tenant has
+    /// none, whether or not another tenant has an entry with the id.
+    async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<AuditLog>, StoreError>;
+
     /// Answers when the backend can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -9,17 +9,17 @@ use crate::{
 };
 
 audit_log_operations! {
-    path: "/admin/audit_logs",
+    paths: ("/admin/audit_logs", "/admin/audit_logs/{id}"),
     tag: "admin",
-    operation_ids: ("admin_list_audit_logs", "admin_create_audit_logs"),
+    operation_ids: ("admin_list_audit_logs", "admin_create_audit_logs", "admin_get_audit_log"),
     path_params: [],
-    security: [("bearer" = [])],
+    security: [("bearer" = []), ("apiKey" = [])],
     forbidden: (
         "The key lacks the `read` scope",
         "The key lacks the `write` scope",
     ),
-    key: KeySource::Bearer,
-    tenant: |_nothing: ()| TenantFrom::Key,
+    key: KeySource::BearerOrApiKey,
+    tenant: |_path| TenantFrom::Key,
     errors: (AdminError, AdminErrorBody),
 }
 
@@ -33,9 +33,9 @@ log_operations! {
     tag: "admin",
     operation_ids: ("admin_get_checkpoint", "admin_get_inclusion_proof", "admin_get_consistency_proof", "admin_export_audit_logs"),
     path_params: [],
-    security: [("bearer" = [])],
+    security: [("bearer" = []), ("apiKey" = [])],
     forbidden: "The key lacks the `read` scope",
-    key: KeySource::Bearer,
+    key: KeySource::BearerOrApiKey,
     tenant: |_path| TenantFrom::Key,
     errors: (AdminError, AdminErrorBody),
 }

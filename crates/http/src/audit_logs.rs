@@ -3,7 +3,7 @@
 //! The variant modules (`passkey`, `admin`) only decide where the tenant comes from,
 //! how the key is sent, and the error shape.
 
-use auditlog_domain::{AuditLog, NewAuditLog, Scope, limits};
+use auditlog_domain::{AuditLog, LogError, NewAuditLog, Scope, limits};
 use axum::{
     Json,
     body::Body,
@@ -85,6 +85,24 @@ pub(crate) async fn list(
     Ok(response)
 }
 
+/// One entry of the tenant by its id, or 404 when the tenant has none with it.
+pub(crate) async fn get(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: KeySource,
+    tenant: TenantFrom<'_>,
+    raw_id: &str,
+) -> Result<Response, ApiError> {
+    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
+    let id = query::parse_entry_id(raw_id)?;
+    // The tenant is part of the key the store reads by, so another tenant's entry with
+    // this id is not found either: the answer does not tell whether it exists.
+    match state.logs.get(tenant_id, id).await? {
+        Some(entry) => Ok(Json(entry).into_response()),
+        None => Err(LogError::EntryNotFound.into()),
+    }
+}
+
 /// Records one entry or a batch: 201 with the stored entries after the commit.
 pub(crate) async fn create(
     state: &AppState,
@@ -95,12 +113,7 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let tenant_id = tenant_for(state, headers, source, tenant, Scope::Write).await?;
     let limit = state.config.body_limit;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than the limit of {limit} bytes"),
-        )
-    };
+    let too_large = || ApiError::too_large(limit);
     // A declared length over the limit is refused before anything is read.
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -133,16 +146,24 @@ pub(crate) async fn create(
         ))
         .kind("invalid_batch_size"));
     }
-    let entries = values
+    let entries = entries_from_json(&values, tenant_id)?;
+    let stored = state.logs.append(tenant_id, entries).await?;
+    Ok(created(stored, single))
+}
+
+/// The submitted entries of `tenant_id`, or 400 naming the first invalid one's index.
+pub(crate) fn entries_from_json(
+    values: &[Value],
+    tenant_id: Uuid,
+) -> Result<Vec<NewAuditLog>, ApiError> {
+    values
         .iter()
         .enumerate()
         .map(|(index, value)| {
             NewAuditLog::from_json(value, tenant_id)
                 .map_err(|err| ApiError::invalid_entry(index, &err))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let stored = state.logs.append(tenant_id, entries).await?;
-    Ok(created(stored, single))
+        .collect()
 }
 
 fn created(mut stored: Vec<AuditLog>, single: bool) -> Response {
@@ -155,32 +176,36 @@ fn created(mut stored: Vec<AuditLog>, single: bool) -> Response {
     }
 }
 
-/// Declares a variant's two operations, `list_audit_logs` and `create_audit_logs`, and
-/// its `router()`: the handlers, their descriptions and their response tables are
-/// written here once, and a variant names only what is its own.
+/// Declares a variant's three operations on entries, `list_audit_logs`,
+/// `create_audit_logs` and `get_audit_log`, and its `router()`: the handlers, their
+/// descriptions and their response tables are written here once, and a variant names
+/// only what is its own.
 ///
-/// - `path`, `tag`, `operation_ids`: where and under what names it is documented;
-/// - `path_params`: the documented path parameters, if any, as one parenthesised tuple;
+/// - `paths`: the list's path and the path of one entry (`.../{id}`); `tag`,
+///   `operation_ids`: where and under what names they are documented;
+/// - `path_params`: the documented tenant path parameter, if any;
 /// - `security`: the documented schemes; `forbidden`: the 403 descriptions for `read`
 ///   and `write`;
-/// - `key`: the [`KeySource`]; `tenant`: an extractor and the [`TenantFrom`] it gives;
+/// - `key`: the [`KeySource`]; `tenant`: the [`TenantFrom`] of the request's path
+///   parameters ([`crate::log::RawPath`]);
 /// - `errors`: the error type the variant renders, and its documented body.
 macro_rules! audit_log_operations {
     (
-        path: $path:tt,
+        paths: ($path:tt, $entry_path:tt $(,)?),
         tag: $tag:tt,
-        operation_ids: ($list_id:tt, $create_id:tt),
+        operation_ids: ($list_id:tt, $create_id:tt, $get_id:tt $(,)?),
         path_params: [$($path_param:tt)?],
         security: [$($security:tt)*],
         forbidden: ($forbidden_read:tt, $forbidden_write:tt $(,)?),
         key: $source:expr,
-        tenant: |$extracted:ident: $extractor:ty| $tenant:expr,
+        tenant: |$raw_path:ident| $tenant:expr,
         errors: ($error:ty, $error_body:tt) $(,)?
     ) => {
-        /// The routes of this variant.
+        /// The routes of this variant's entries.
         pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<crate::AppState> {
             utoipa_axum::router::OpenApiRouter::new()
                 .routes(utoipa_axum::routes!(list_audit_logs, create_audit_logs))
+                .routes(utoipa_axum::routes!(get_audit_log))
         }
 
         /// List audit log entries
@@ -189,6 +214,10 @@ macro_rules! audit_log_operations {
         /// (`created_at` descending, then `id` descending), one page at a time.
         /// `X-Total-Count` gives how many match; `Link` points at the first, previous,
         /// next and last pages and keeps every filter.
+        ///
+        /// To read every entry at any depth, page by cursor: leave `page` out, and send
+        /// each answer's `X-Next-Cursor` header as `cursor` with the same filters until
+        /// an answer has none.
         #[utoipa::path(
             get,
             path = $path,
@@ -201,7 +230,8 @@ macro_rules! audit_log_operations {
                     ("Link" = String, description = "Links to the first, previous, next and last pages, with every filter kept"),
                     ("X-Next-Cursor" = String, description = "When more entries may follow: the `cursor` that continues after this page in keyset mode"),
                 )),
-                (status = 400, description = "A parameter is invalid; the message names it and its value", body = $error_body),
+                (status = 400, description = "A parameter is invalid; the message names it and its value", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_list_query()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden_read, body = $error_body),
                 (status = 500, description = "Internal error", body = $error_body),
@@ -211,7 +241,7 @@ macro_rules! audit_log_operations {
         )]
         async fn list_audit_logs(
             axum::extract::State(state): axum::extract::State<crate::AppState>,
-            $extracted: $extractor,
+            $raw_path: crate::log::RawPath,
             headers: axum::http::HeaderMap,
             uri: axum::http::Uri,
         ) -> Result<axum::response::Response, $error> {
@@ -234,13 +264,14 @@ macro_rules! audit_log_operations {
             operation_id = $create_id,
             tag = $tag,
             $(params($path_param),)?
-            request_body(content = crate::docs::CreateBody, description = "One entry or an array of 1 to 1000", examples(
+            request_body(content = inline(crate::docs::CreateBody), description = "One entry or an array of 1 to 1000", examples(
                 ("one entry" = (summary = "A failed password login", value = json!(crate::docs::example_entry()))),
                 ("a batch" = (summary = "Two entries, each with its own idempotency key", value = json!(crate::docs::example_batch()))),
             )),
             responses(
-                (status = 201, description = "The stored entries: an object for an object, an array for an array", body = crate::docs::CreatedBody),
-                (status = 400, description = "The body or an entry is invalid; nothing was stored", body = $error_body),
+                (status = 201, description = "The stored entries: an object for an object, an array for an array", body = inline(crate::docs::CreatedBody)),
+                (status = 400, description = "The body or an entry is invalid; nothing was stored", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_entry()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden_write, body = $error_body),
                 (status = 409, description = "An id is already stored with other content; nothing was stored", body = $error_body),
@@ -252,12 +283,49 @@ macro_rules! audit_log_operations {
         )]
         async fn create_audit_logs(
             axum::extract::State(state): axum::extract::State<crate::AppState>,
-            $extracted: $extractor,
+            $raw_path: crate::log::RawPath,
             headers: axum::http::HeaderMap,
             body: axum::body::Body,
         ) -> Result<axum::response::Response, $error> {
             let tenant = $tenant;
             Ok(crate::audit_logs::create(&state, &headers, $source, tenant, body).await?)
+        }
+
+        /// Read one audit log entry
+        ///
+        /// The tenant's entry with this id, as the list serves it. An id that is not one
+        /// of the tenant's entries is 404, the same whether another tenant has an entry
+        /// with it or no tenant has.
+        #[utoipa::path(
+            get,
+            path = $entry_path,
+            operation_id = $get_id,
+            tag = $tag,
+            params(
+                $($path_param,)?
+                ("id" = uuid::Uuid, Path, description = "The id of the entry"),
+            ),
+            responses(
+                (status = 200, description = "The entry", body = auditlog_domain::AuditLog),
+                (status = 400, description = "The id is not a UUID; the message names the parameter and its value", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_entry_id()))),
+                (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
+                (status = 403, description = $forbidden_read, body = $error_body),
+                (status = 404, description = "The tenant has no entry with this id", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::no_entry()))),
+                (status = 500, description = "Internal error", body = $error_body),
+                (status = 503, description = "The database is unavailable", body = $error_body),
+            ),
+            security($($security)*),
+        )]
+        async fn get_audit_log(
+            axum::extract::State(state): axum::extract::State<crate::AppState>,
+            $raw_path: crate::log::RawPath,
+            headers: axum::http::HeaderMap,
+        ) -> Result<axum::response::Response, $error> {
+            let id = crate::log::path_param(&$raw_path, "id");
+            let tenant = $tenant;
+            Ok(crate::audit_logs::get(&state, &headers, $source, tenant, id).await?)
         }
     };
 }

@@ -2,26 +2,28 @@
 //! missing, wrong or revoked key is 401; a key of another tenant or without the scope
 //! is 403.
 
-use auditlog_domain::{ApiKey, ApiKeySecret, Scope};
+use auditlog_domain::{ApiKey, ApiKeySecret, Scope, Scopes};
 use axum::http::{HeaderMap, header};
 use uuid::Uuid;
 
 use crate::{AppState, error::ApiError, headers::API_KEY};
 
-/// Where a variant reads the key from.
+/// Where a variant reads the key from first. Both variants take the key in either
+/// header, so that one key works wherever it is sent (and in whichever of Swagger UI's
+/// two "Authorize" boxes it is pasted); each reads its own variant's header first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeySource {
-    /// `apiKey: <secret>`, or `Authorization: Bearer <secret>` (passkey server).
+    /// `apiKey: <secret>`, else `Authorization: Bearer <secret>` (passkey server).
     ApiKeyOrBearer,
-    /// `Authorization: Bearer <secret>` only (admin API).
-    Bearer,
+    /// `Authorization: Bearer <secret>`, else `apiKey: <secret>` (admin API).
+    BearerOrApiKey,
 }
 
 impl KeySource {
     fn challenge(self) -> &'static str {
         match self {
             KeySource::ApiKeyOrBearer => "Bearer realm=\"auditlog\", apiKey",
-            KeySource::Bearer => "Bearer realm=\"auditlog\"",
+            KeySource::BearerOrApiKey => "Bearer realm=\"auditlog\"",
         }
     }
 
@@ -30,29 +32,46 @@ impl KeySource {
             KeySource::ApiKeyOrBearer => {
                 "send it in the 'apiKey' header or as 'Authorization: Bearer <key>'"
             }
-            KeySource::Bearer => "send it as 'Authorization: Bearer <key>'",
+            KeySource::BearerOrApiKey => {
+                "send it as 'Authorization: Bearer <key>' or in the 'apiKey' header"
+            }
         }
     }
 }
 
+/// The secret the request presents, from the variant's own header first; `Err` when the
+/// header read is malformed.
 fn presented_secret(headers: &HeaderMap, source: KeySource) -> Result<Option<&str>, ()> {
-    if source == KeySource::ApiKeyOrBearer
-        && let Some(value) = headers.get(API_KEY)
-    {
-        return value.to_str().map(|s| Some(s.trim())).map_err(|_| ());
-    }
-    match headers.get(header::AUTHORIZATION) {
-        None => Ok(None),
-        Some(value) => {
+    let api_key = || {
+        headers
+            .get(API_KEY)
+            .map(|value| value.to_str().map(str::trim).map_err(|_| ()))
+    };
+    let bearer = || {
+        headers.get(header::AUTHORIZATION).map(|value| {
             let value = value.to_str().map_err(|_| ())?;
-            let (scheme, secret) = value.split_once(' ').ok_or(())?;
-            if scheme.eq_ignore_ascii_case("bearer") {
-                Ok(Some(secret.trim()))
-            } else {
-                Err(())
+            match value.split_once(' ') {
+                Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Ok(secret.trim())
+                }
+                _ => Err(()),
             }
-        }
-    }
+        })
+    };
+    let presented = match source {
+        KeySource::ApiKeyOrBearer => api_key().or_else(bearer),
+        KeySource::BearerOrApiKey => bearer().or_else(api_key),
+    };
+    presented.transpose()
+}
+
+/// 401 for a request that presents no key.
+pub(crate) fn key_required(source: KeySource) -> ApiError {
+    ApiError::unauthorized(
+        format!("an API key is required: {}", source.how()),
+        source.challenge(),
+    )
+    .kind("missing_key")
 }
 
 /// The active key the request presents, or 401.
@@ -63,13 +82,7 @@ pub(crate) async fn authenticate(
 ) -> Result<ApiKey, ApiError> {
     let secret = match presented_secret(headers, source) {
         Ok(Some(secret)) if !secret.is_empty() => secret,
-        Ok(_) => {
-            return Err(ApiError::unauthorized(
-                format!("an API key is required: {}", source.how()),
-                source.challenge(),
-            )
-            .kind("missing_key"));
-        }
+        Ok(_) => return Err(key_required(source)),
         Err(()) => {
             return Err(ApiError::unauthorized(
                 format!("the Authorization header is malformed: {}", source.how()),
@@ -97,24 +110,29 @@ pub(crate) async fn authenticate(
 /// same whether or not the tenant exists.
 pub(crate) fn authorize(key: &ApiKey, tenant_id: Uuid, scope: Scope) -> Result<(), ApiError> {
     if key.tenant_id != tenant_id {
-        return Err(ApiError::forbidden(format!(
-            "the API key does not belong to tenant {tenant_id}"
-        ))
-        .kind("wrong_tenant"));
+        return Err(other_tenant(tenant_id));
     }
     if !key.scopes.contains(scope) {
-        return Err(ApiError::forbidden(format!(
-            "the API key lacks the '{}' scope (it has: {})",
-            scope.as_str(),
-            if key.scopes.to_string().is_empty() {
-                "none".to_owned()
-            } else {
-                key.scopes.to_string()
-            }
-        ))
-        .kind("missing_scope"));
+        return Err(lacks_scope(scope, key.scopes));
     }
     Ok(())
+}
+
+/// 403 for a key of another tenant than `tenant_id`.
+pub(crate) fn other_tenant(tenant_id: Uuid) -> ApiError {
+    ApiError::forbidden(format!("the API key does not belong to tenant {tenant_id}"))
+        .kind("wrong_tenant")
+}
+
+/// 403 for a key with the scopes `has`, which lack `scope`.
+pub(crate) fn lacks_scope(scope: Scope, has: Scopes) -> ApiError {
+    let has = has.to_string();
+    ApiError::forbidden(format!(
+        "the API key lacks the '{}' scope (it has: {})",
+        scope.as_str(),
+        if has.is_empty() { "none" } else { &has }
+    ))
+    .kind("missing_scope")
 }
 
 /// Parses the tenant id of a path, or 400 naming it. Only the 36-character form is a

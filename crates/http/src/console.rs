@@ -83,6 +83,10 @@ impl AuditLogStore for ConsoleEcho {
         self.inner.list(tenant_id, filter).await
     }
 
+    async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<AuditLog>, StoreError> {
+        self.inner.get(tenant_id, id).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }

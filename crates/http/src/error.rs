@@ -114,6 +114,30 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, details)
     }
 
+    /// 413 for a body over `limit` bytes.
+    pub(crate) fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// 500, saying nothing internal: the caller logs what happened.
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; the server log has the details",
+        )
+    }
+
+    /// 503, for a database that does not answer; the caller logs why.
+    pub(crate) fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is unavailable; try again later",
+        )
+    }
+
     /// 404 for a path that names nothing here.
     pub(crate) fn not_found(path: &str) -> Self {
         Self::new(
@@ -164,17 +188,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { .. } => Self::new(StatusCode::CONFLICT, err.to_string()),
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %err, "database unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the database is unavailable; try again later",
-                )
+                Self::unavailable()
             }
             StoreError::Backend(_) => {
                 tracing::error!(error = %err, "storage error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error; the server log has the details",
-                )
+                Self::internal()
             }
         }
     }
@@ -199,7 +217,6 @@ impl From<LogError> for ApiError {
 
 /// The passkey server's error body.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"title": "Bad Request", "details": "invalid value '0' for parameter 'page': must be an integer >= 1", "status": 400}))]
 pub(crate) struct PasskeyErrorBody {
     /// The reason phrase of the status.
     pub(crate) title: String,
@@ -211,7 +228,6 @@ pub(crate) struct PasskeyErrorBody {
 
 /// The admin API's error body.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"code": 400, "message": "invalid value '0' for parameter 'page': must be an integer >= 1"}))]
 pub(crate) struct AdminErrorBody {
     /// The HTTP status.
     pub(crate) code: u16,
@@ -255,20 +271,6 @@ impl From<&ApiError> for AdminErrorBody {
             code: err.status.as_u16(),
             message: err.details.clone(),
         }
-    }
-}
-
-impl PasskeyErrorBody {
-    /// The body of an error with this status and message, as the document's example.
-    pub(crate) fn example(status: StatusCode, details: &str) -> Self {
-        Self::from(&ApiError::new(status, details))
-    }
-}
-
-impl AdminErrorBody {
-    /// The body of an error with this status and message, as the document's example.
-    pub(crate) fn example(status: StatusCode, details: &str) -> Self {
-        Self::from(&ApiError::new(status, details))
     }
 }
 

@@ -2,8 +2,6 @@
 //! keys in the `apiKey` header (or as a bearer token), errors as
 //! `{title, details, status}`.
 
-use axum::extract::{Path, rejection::PathRejection};
-
 use crate::{
     audit_logs::{TenantFrom, audit_log_operations},
     auth::KeySource,
@@ -12,9 +10,9 @@ use crate::{
 };
 
 audit_log_operations! {
-    path: "/{tenant_id}/audit_logs",
+    paths: ("/{tenant_id}/audit_logs", "/{tenant_id}/audit_logs/{id}"),
     tag: "passkey server",
-    operation_ids: ("passkey_list_audit_logs", "passkey_create_audit_logs"),
+    operation_ids: ("passkey_list_audit_logs", "passkey_create_audit_logs", "passkey_get_audit_log"),
     path_params: [("tenant_id" = uuid::Uuid, Path, description = "UUID of the tenant")],
     security: [("apiKey" = []), ("bearer" = [])],
     forbidden: (
@@ -22,7 +20,7 @@ audit_log_operations! {
         "The key belongs to another tenant or lacks the `write` scope",
     ),
     key: KeySource::ApiKeyOrBearer,
-    tenant: |path: Result<Path<String>, PathRejection>| TenantFrom::Path(raw_tenant(&path)),
+    tenant: |path| TenantFrom::Path(path_param(&path, "tenant_id")),
     errors: (PasskeyError, PasskeyErrorBody),
 }
 
@@ -41,11 +39,4 @@ log_operations! {
     key: KeySource::ApiKeyOrBearer,
     tenant: |path| TenantFrom::Path(path_param(&path, "tenant_id")),
     errors: (PasskeyError, PasskeyErrorBody),
-}
-
-fn raw_tenant(path: &Result<Path<String>, PathRejection>) -> &str {
-    // An undecodable path segment is not a UUID either; `parse_tenant` names it.
-    path.as_ref()
-        .map(|Path(raw)| raw.as_str())
-        .unwrap_or("<undecodable>")
 }

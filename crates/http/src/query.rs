@@ -1,9 +1,11 @@
-//! From a raw query string to a validated filter, and back to `Link` headers.
+//! From a raw query string to a validated filter, and back to `Link` headers; and the
+//! other parameters the handlers parse (tree sizes, an entry's id).
 
 use auditlog_domain::{
     AuditLog, AuditLogFilter, Cursor, FilterError, Page, PageRequest, filter::PAGE_PARAMETERS,
 };
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use uuid::Uuid;
 
 use crate::{error::ApiError, export_format::ExportFormat};
 
@@ -54,6 +56,15 @@ pub(crate) fn parse_export(raw: Option<&str>) -> Result<(ExportFormat, AuditLogF
     }
     let format = format.map_or(ExportFormat::Ndjson, |(format, _)| format);
     Ok((format, AuditLogFilter::from_query_pairs(filter)?))
+}
+
+/// The id of an entry, from the path parameter `id`, or 400 naming it.
+pub(crate) fn parse_entry_id(raw: &str) -> Result<Uuid, FilterError> {
+    Uuid::parse_str(raw).map_err(|_| FilterError {
+        parameter: "id".to_owned(),
+        value: auditlog_domain::text::excerpt(raw),
+        reason: "must be the UUID of an entry".to_owned(),
+    })
 }
 
 /// The parameter that names an export's format.

@@ -23,7 +23,7 @@ use crate::{
     backend::{self, Backend},
     error::db_error,
     log::{LogSigner, Wake, export, proofs},
-    read::list_in,
+    read::{entry_in, list_in},
     search::KnownTerms,
     write::{append::store_batch, txn::WriteTxn},
 };
@@ -217,6 +217,10 @@ impl AuditLogStore for SeaOrmStore {
     ) -> Result<Page<AuditLog>, StoreError> {
         let (store, filter) = (self.clone(), filter.clone());
         to_completion(async move { store.list_now(tenant_id, &filter).await }).await
+    }
+
+    async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<AuditLog>, StoreError> {
+        entry_in(&self.db, tenant_id, id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -35,6 +35,7 @@ backend_tests! {
     append::large_batch_is_atomic_across_chunks,
     append::append_in_rolled_back_transaction_stores_nothing,
     append::tenants_are_isolated,
+    append::one_entry_is_read_by_id_within_its_tenant,
     idempotency::same_id_and_content_is_stored_once,
     idempotency::same_id_other_content_conflicts_and_changes_nothing,
     idempotency::retry_without_created_at_matches_the_stored_entry,

@@ -1,4 +1,5 @@
-//! The matrix: every endpoint against a missing, wrong, revoked, foreign or unscoped key.
+//! The matrix: every endpoint against a missing, wrong, revoked, foreign or unscoped key,
+//! in either header; and which header each variant reads first when both are sent.
 
 use super::*;
 
@@ -23,20 +24,23 @@ backend_test!(every_endpoint_refuses_every_bad_key, |app| {
     let body = entry_with_id(1);
 
     for op in OPS {
-        let what = |case: &str| format!("{op:?} with {case}");
-        for (case, key) in [
-            ("no key", Presented::None),
-            ("a wrong key", Presented::Native(&wrong)),
-            ("a revoked key", Presented::Native(&revoked)),
-            ("a key that is not a key", Presented::Native("' OR 1=1 --")),
+        let what = |case: &str, key: Presented<'_>| format!("{op:?} with {case} as {key:?}");
+        let mut cases = vec![("no key", Presented::None)];
+        for (case, secret) in [
+            ("a wrong key", wrong.as_str()),
+            ("a revoked key", revoked.as_str()),
+            ("a key that is not a key", "' OR 1=1 --"),
         ] {
+            cases.extend(Presented::both_ways(secret).map(|key| (case, key)));
+        }
+        for (case, key) in cases {
             let response = call(&app, op, key, &body).await;
             assert!(
                 response.headers().contains_key("www-authenticate"),
                 "{}",
-                what(case)
+                what(case, key)
             );
-            expect_error(response, op.admin, 401, &what(case)).await;
+            expect_error(response, op.admin, 401, &what(case, key)).await;
         }
         // A key without the operation's scope.
         let unscoped = if op.post {
@@ -44,28 +48,32 @@ backend_test!(every_endpoint_refuses_every_bad_key, |app| {
         } else {
             &app.write_key
         };
-        let message = expect_error(
-            call(&app, op, Presented::Native(unscoped), &body).await,
-            op.admin,
-            403,
-            &what("a key without the scope"),
-        )
-        .await;
-        let scope = if op.post { "'write'" } else { "'read'" };
-        assert!(message.contains(scope), "{message}");
+        for key in Presented::both_ways(unscoped) {
+            let message = expect_error(
+                call(&app, op, key, &body).await,
+                op.admin,
+                403,
+                &what("a key without the scope", key),
+            )
+            .await;
+            let scope = if op.post { "'write'" } else { "'read'" };
+            assert!(message.contains(scope), "{message}");
+        }
     }
     // The passkey server never lets a key act on another tenant's path, whether or not
     // that tenant exists.
     let other = Uuid::new_v4();
     let foreign = app.key_for(other, "read,write").await;
     for op in OPS.iter().filter(|op| !op.admin) {
-        expect_error(
-            call(&app, *op, Presented::Native(&foreign), &body).await,
-            false,
-            403,
-            &format!("{op:?} with another tenant's key"),
-        )
-        .await;
+        for key in Presented::both_ways(&foreign) {
+            expect_error(
+                call(&app, *op, key, &body).await,
+                false,
+                403,
+                &format!("{op:?} with another tenant's key as {key:?}"),
+            )
+            .await;
+        }
     }
     // The admin API acts on the key's own tenant: the other tenant's key neither sees
     // nor writes ours.
@@ -93,6 +101,71 @@ backend_test!(every_endpoint_refuses_every_bad_key, |app| {
     );
     assert_eq!(total(&app, &foreign).await, 1);
 });
+
+backend_test!(
+    one_key_works_in_either_header_and_each_variant_reads_its_own_first,
+    |app| {
+        let wrong = ApiKeySecret::generate().expose().to_owned();
+        for op in OPS {
+            let key = if op.post {
+                &app.write_key
+            } else {
+                &app.read_key
+            };
+            for presented in Presented::both_ways(key) {
+                let response = call(&app, op, presented, &entry_with_id(1)).await;
+                let expected = if op.post { 201 } else { 200 };
+                assert_eq!(response.status(), expected, "{op:?} with {presented:?}");
+            }
+            // Both headers, with different keys: the variant's own header decides.
+            let url = if op.admin {
+                app.admin_url()
+            } else {
+                app.passkey_url()
+            };
+            for (native_ok, status) in [(true, 200), (false, 401)] {
+                let (native, other) = if native_ok {
+                    (&app.read_key, &wrong)
+                } else {
+                    (&wrong, &app.read_key)
+                };
+                let (bearer, api_key) = if op.admin {
+                    (native, other)
+                } else {
+                    (other, native)
+                };
+                let response = app
+                    .client
+                    .get(&url)
+                    .bearer_auth(bearer)
+                    .header("apiKey", api_key)
+                    .send()
+                    .await
+                    .expect("a response");
+                assert_eq!(
+                    response.status(),
+                    status,
+                    "{op:?}: the native header decides"
+                );
+            }
+        }
+        // The other tenant's key, in the admin API's other header, still reads its own
+        // tenant only.
+        let foreign = app.key_for(Uuid::new_v4(), "read").await;
+        let theirs = call(
+            &app,
+            Op {
+                post: false,
+                admin: true,
+            },
+            Presented::Other(&foreign),
+            &Value::Null,
+        )
+        .await;
+        assert_eq!(theirs.status(), 200);
+        assert_eq!(header(&theirs, "x-total-count"), "0");
+    }
+);
 
 backend_test!(public_endpoints_need_no_key_and_ignore_bad_ones, |app| {
     for path in ["/health", "/ready", "/openapi.json", "/swagger-ui/"] {

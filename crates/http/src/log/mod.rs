@@ -11,23 +11,22 @@
 pub(crate) mod examples;
 pub(crate) mod export;
 
-use std::collections::HashMap;
+use std::convert::Infallible;
 
 use auditlog_domain::{
-    FilterError, Scope,
+    Scope,
     log::Hash,
     store::{ConsistencyProof, InclusionProof},
 };
 use axum::{
     Json,
-    extract::{Path, State, rejection::PathRejection},
-    http::{HeaderMap, StatusCode},
+    extract::{FromRequestParts, MatchedPath, State},
+    http::{HeaderMap, StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::{
     AppState,
@@ -40,17 +39,44 @@ use examples::{
     EXAMPLE_CHECKPOINT, EXAMPLE_CONSISTENCY_PROOF, EXAMPLE_INCLUSION_PROOF, EXAMPLE_VERIFIER_KEY,
 };
 
-/// The path parameters of a request as sent, each parsed (and refused by name) by the
-/// handler that reads it.
-pub(crate) type RawPath = Result<Path<HashMap<String, String>>, PathRejection>;
+/// The path parameters of a request as sent, each percent-decoded on its own and parsed
+/// (and refused by name) by the handler that reads it: a segment that is not UTF-8 once
+/// decoded is kept as sent, so that it is refused as the parameter it is rather than
+/// hiding the others.
+#[derive(Debug, Default)]
+pub(crate) struct RawPath(Vec<(String, String)>);
 
-/// The path parameter `name` as sent; a segment that is not UTF-8 once decoded is
-/// refused later by the parser of the parameter, as any other invalid value.
+impl<S: Send + Sync> FromRequestParts<S> for RawPath {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        // The route's template (`/{tenant_id}/audit_logs/{id}`) and the path have their
+        // segments in the same places: routes here have no wildcards.
+        let Some(template) = parts.extensions.get::<MatchedPath>() else {
+            return Ok(Self::default());
+        };
+        let params = template
+            .as_str()
+            .split('/')
+            .zip(parts.uri.path().split('/'))
+            .filter_map(|(pattern, segment)| {
+                let name = pattern.strip_prefix('{')?.strip_suffix('}')?;
+                let value = percent_encoding::percent_decode_str(segment)
+                    .decode_utf8()
+                    .map_or_else(|_| segment.to_owned(), |decoded| decoded.into_owned());
+                Some((name.to_owned(), value))
+            })
+            .collect();
+        Ok(Self(params))
+    }
+}
+
+/// The path parameter `name` as sent, or "" when the route has none of that name.
 pub(crate) fn path_param<'a>(path: &'a RawPath, name: &str) -> &'a str {
-    path.as_ref()
-        .ok()
-        .and_then(|Path(params)| params.get(name))
-        .map_or("<undecodable>", String::as_str)
+    path.0
+        .iter()
+        .find(|(param, _)| param == name)
+        .map_or("", |(_, value)| value.as_str())
 }
 
 /// The routes that need no key.
@@ -89,11 +115,16 @@ pub(crate) async fn checkpoint(
     let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
     match state.log.latest_checkpoint(tenant_id).await? {
         Some(checkpoint) => Ok(checkpoint.note.into_response()),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "the tenant's log is empty: no entry has joined it yet (entries join within a second of being recorded)",
-        )),
+        None => Err(empty_log()),
     }
+}
+
+/// 404 for the checkpoint of a log that no entry has joined yet.
+pub(crate) fn empty_log() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "the tenant's log is empty: no entry has joined it yet (entries join within a second of being recorded)",
+    )
 }
 
 /// The proof that entry `raw_id` is in the tenant's log, at `tree_size` or at the
@@ -107,11 +138,7 @@ pub(crate) async fn inclusion(
     raw_query: Option<&str>,
 ) -> Result<Response, ApiError> {
     let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
-    let id = Uuid::parse_str(raw_id).map_err(|_| FilterError {
-        parameter: "id".to_owned(),
-        value: auditlog_domain::text::excerpt(raw_id),
-        reason: "must be the UUID of an entry".to_owned(),
-    })?;
+    let id = query::parse_entry_id(raw_id)?;
     let [tree_size] = query::parse_sizes(raw_query, ["tree_size"])?;
     let proof = state.log.inclusion_proof(tenant_id, id, tree_size).await?;
     Ok(Json(InclusionBody::from(proof)).into_response())
@@ -283,10 +310,12 @@ macro_rules! log_operations {
             responses(
                 (status = 200, description = "The signed checkpoint, exactly as signed", body = String,
                     content_type = "text/plain; charset=utf-8", example = json!(crate::log::examples::EXAMPLE_CHECKPOINT)),
-                (status = 400, description = "The tenant id is not a UUID", body = $error_body),
+                (status = 400, description = "The tenant id is not a UUID", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_tenant()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden, body = $error_body),
-                (status = 404, description = "The tenant's log is still empty", body = $error_body),
+                (status = 404, description = "The tenant's log is still empty", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::empty_log()))),
                 (status = 500, description = "Internal error", body = $error_body),
                 (status = 503, description = "The database is unavailable", body = $error_body),
             ),
@@ -321,10 +350,12 @@ macro_rules! log_operations {
             ),
             responses(
                 (status = 200, description = "The proof, and the checkpoint it leads to", body = crate::log::InclusionBody),
-                (status = 400, description = "The id or `tree_size` is invalid, or the log has not reached `tree_size`, or `tree_size` does not hold the entry; the message names the parameter", body = $error_body),
+                (status = 400, description = "The id or `tree_size` is invalid, or the log has not reached `tree_size`, or `tree_size` does not hold the entry; the message names the parameter", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_tree_size()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden, body = $error_body),
-                (status = 404, description = "The tenant has no such entry, or the entry has not joined the log yet (try again in a second)", body = $error_body),
+                (status = 404, description = "The tenant has no such entry, or the entry has not joined the log yet (try again in a second)", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::no_entry()))),
                 (status = 500, description = "Internal error", body = $error_body),
                 (status = 503, description = "The database is unavailable", body = $error_body),
             ),
@@ -354,7 +385,8 @@ macro_rules! log_operations {
             params($($path_param,)? crate::log::ConsistencyQuery),
             responses(
                 (status = 200, description = "The proof", body = crate::log::ConsistencyBody),
-                (status = 400, description = "`from` or `to` is missing or invalid, `from` is above `to`, or the log has not reached `to`; the message names the parameter", body = $error_body),
+                (status = 400, description = "`from` or `to` is missing or invalid, `from` is above `to`, or the log has not reached `to`; the message names the parameter", body = $error_body,
+                    example = json!($error_body::from(&crate::docs::errors::bad_consistency_sizes()))),
                 (status = 401, description = "The API key is missing, wrong or revoked", body = $error_body),
                 (status = 403, description = $forbidden, body = $error_body),
                 (status = 500, description = "Internal error", body = $error_body),

@@ -1,9 +1,11 @@
-//! The read path: the filter as one SQL condition ([`condition`]), and the page it asks
-//! for ([`list`]).
+//! The read path: the filter as one SQL condition ([`condition`]), the page it asks
+//! for ([`list`]), and one entry by id ([`entry`]).
 
 pub(crate) mod condition;
+pub(crate) mod entry;
 pub(crate) mod list;
 
 pub use condition::condition;
 pub(crate) use condition::like_contains;
+pub(crate) use entry::entry_in;
 pub use list::list_in;
