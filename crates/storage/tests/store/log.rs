@@ -71,6 +71,7 @@ pub async fn every_entry_has_a_proof_against_every_later_checkpoint(store: SeaOr
     let retry = entry_with_id(first[0].id, "10.0.0.1", "2024-01-01T00:00:00Z");
     let mut retry = numbered(retry, 0);
     retry.created_at = Some(first[0].created_at);
+    retry.actor_user_id = first[0].actor_user_id.clone();
     store.append(tenant, vec![retry]).await.expect("retry");
     store.integrate_now(&signer).await.expect("integrate");
     let old = store
