@@ -112,8 +112,9 @@ fn print_report(report: &TenantReport) {
         for finding in report.findings.iter().skip(1).take(20) {
             println!("  also:  {finding}");
         }
-        if report.findings.len() > 21 {
-            println!("  and {} more", report.findings.len() - 21);
+        let more = (report.findings.len() as u64).saturating_sub(21) + report.unlisted;
+        if more > 0 {
+            println!("  and {more} more");
         }
     }
 }

@@ -82,6 +82,7 @@ backend_tests! {
     log::a_deleted_entry_is_found,
     log::a_forged_entry_is_found,
     log::swapped_entries_are_found,
+    log::a_deleted_leaf_is_found,
     log::an_entry_moved_to_another_tenant_is_found,
     log::a_rewritten_tree_is_found,
     log::a_replaced_signing_key_is_found,

@@ -251,6 +251,16 @@ impl Backend {
         }
     }
 
+    /// The statement of a page of a tenant's leaves for `verify`: from leaf `$2` on, at
+    /// most `$3`, in leaf order, each with the columns of the entry it names (null when
+    /// the tenant holds no such entry).
+    pub(crate) fn leaf_walk(self) -> &'static str {
+        match self {
+            Backend::Sqlite => sqlite::LEAF_WALK,
+            Backend::Postgres => postgres::tree::LEAF_WALK,
+        }
+    }
+
     /// Whether the store's connections have been closed.
     pub(crate) fn is_closed(self, db: &DatabaseConnection) -> bool {
         match self {

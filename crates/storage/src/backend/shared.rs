@@ -43,3 +43,22 @@ pub(crate) fn insert_terms(select: &str) -> String {
 /// Queues every entry for the log, each tenant's in the order of time.
 pub(crate) const PENDING_OF_ENTRIES: &str = "INSERT INTO audit_log_pending (tenant_id, entry_id) \
      SELECT tenant_id, id FROM audit_logs ORDER BY tenant_id, created_at, id";
+
+/// A tenant's entries that are in no leaf of its tree and not queued for it, at most
+/// `$2` of them.
+pub(crate) const UNLOGGED_ENTRIES: &str = "SELECT e.id FROM audit_logs e WHERE e.tenant_id = $1 \
+       AND NOT EXISTS (SELECT 1 FROM audit_log_leaves l \
+         WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id) \
+       AND NOT EXISTS (SELECT 1 FROM audit_log_pending p \
+         WHERE p.tenant_id = e.tenant_id AND p.entry_id = e.id) \
+     ORDER BY e.id LIMIT $2";
+
+/// How many entries a tenant holds, counted from the rows.
+pub(crate) const COUNT_ENTRIES: &str = "SELECT COUNT(*) AS n FROM audit_logs WHERE tenant_id = $1";
+
+/// How many of a tenant's entries are queued for its tree and stored.
+pub(crate) const COUNT_QUEUED: &str = "SELECT COUNT(*) AS n FROM audit_log_pending p \
+     WHERE p.tenant_id = $1 AND EXISTS (SELECT 1 FROM audit_logs e \
+       WHERE e.tenant_id = p.tenant_id AND e.id = p.entry_id) \
+       AND NOT EXISTS (SELECT 1 FROM audit_log_leaves l \
+       WHERE l.tenant_id = p.tenant_id AND l.entry_id = p.entry_id)";

@@ -314,6 +314,12 @@ pub(super) const NEW_HEAD: &str = "INSERT INTO audit_log_heads (tenant_id, size)
      SELECT ?1, COALESCE(MAX(leaf_index) + 1, 0) FROM audit_log_leaves WHERE tenant_id = ?1 \
      ON CONFLICT (tenant_id) DO NOTHING";
 
+/// [`super::Backend::leaf_walk`] on SQLite, which looks each leaf's entry up by key.
+pub(super) const LEAF_WALK: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, e.* \
+     FROM audit_log_leaves l LEFT JOIN audit_logs e \
+       ON e.tenant_id = l.tenant_id AND e.id = l.entry_id \
+     WHERE l.tenant_id = ?1 AND l.leaf_index >= ?2 ORDER BY l.leaf_index LIMIT ?3";
+
 /// [`super::Backend::insert_leaves`], a thousand rows a statement.
 pub(super) async fn insert_leaves<C: ConnectionTrait>(
     conn: &C,

@@ -156,6 +156,76 @@ impl StoredHashes {
     }
 }
 
+/// The right edge of a tree rebuilt leaf by leaf: all that appending a leaf and
+/// computing the root read (see [`edge_indexes`]), so a tree of any size is rebuilt in
+/// constant memory.
+#[derive(Debug, Default)]
+pub(crate) struct Edge {
+    size: u64,
+    /// The hashes of [`edge_indexes`]`(size)`, in its order.
+    hashes: Vec<Hash>,
+}
+
+/// A reader of an [`Edge`]'s hashes.
+struct EdgeReader<'a> {
+    indexes: Vec<u64>,
+    hashes: &'a [Hash],
+}
+
+impl HashReader for EdgeReader<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        indexes
+            .iter()
+            .map(|index| {
+                self.indexes
+                    .iter()
+                    .position(|i| i == index)
+                    .and_then(|at| self.hashes.get(at).copied())
+                    .ok_or(tlog_tiles::Error::IndexesNotInTree)
+            })
+            .collect()
+    }
+}
+
+impl Edge {
+    /// The tree's size so far.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn reader(&self) -> EdgeReader<'_> {
+        EdgeReader {
+            indexes: edge_indexes(self.size).collect(),
+            hashes: &self.hashes,
+        }
+    }
+
+    /// Appends the leaf of hash `leaf` and returns the stored hashes that appending it
+    /// writes: the leaf hash, then each subtree it completes, from the lowest.
+    pub(crate) fn append(&mut self, leaf: Hash) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        let reader = self.reader();
+        let stored = tlog_tiles::stored_hashes_for_record_hash(self.size, leaf, &reader)?;
+        let first = tlog_tiles::stored_hash_index(0, self.size);
+        let next = edge_indexes(self.size + 1)
+            .map(|index| match index.checked_sub(first) {
+                Some(k) => usize::try_from(k)
+                    .ok()
+                    .and_then(|k| stored.get(k).copied())
+                    .ok_or(tlog_tiles::Error::IndexesNotInTree),
+                None => reader.read_hashes(&[index]).map(|found| found[0]),
+            })
+            .collect::<Result<Vec<Hash>, _>>()?;
+        self.hashes = next;
+        self.size += 1;
+        Ok(stored)
+    }
+
+    /// The root of the tree so far.
+    pub(crate) fn root(&self) -> Result<Hash, tlog_tiles::Error> {
+        tlog_tiles::tree_hash(self.size, &self.reader())
+    }
+}
+
 /// The stored hash indexes of the maximal complete subtrees of a tree of `size`
 /// leaves, from the largest: one for each bit set in `size`. Appending a leaf and
 /// computing the root read no other hashes.
@@ -236,6 +306,31 @@ mod tests {
             for index in asked.0.take() {
                 assert!(edge.contains(&index), "appending to {size} reads {index}");
             }
+        }
+    }
+
+    #[test]
+    fn an_edge_appends_and_roots_as_the_whole_tree_does() {
+        let mut edge = Edge::default();
+        let mut all = StoredHashes::new(Uuid::nil());
+        for n in 0..700u64 {
+            let leaf = tlog_tiles::record_hash(&n.to_be_bytes());
+            let whole = {
+                let reader = Known {
+                    known: &all.known,
+                    missing: RefCell::new(Vec::new()),
+                };
+                tlog_tiles::stored_hashes_for_record_hash(n, leaf, &reader).expect("append")
+            };
+            assert_eq!(edge.append(leaf).expect("edge append"), whole, "leaf {n}");
+            all.learn(n, &whole);
+            let reader = Known {
+                known: &all.known,
+                missing: RefCell::new(Vec::new()),
+            };
+            let root = tlog_tiles::tree_hash(n + 1, &reader).expect("root");
+            assert_eq!(edge.root().expect("edge root"), root, "size {}", n + 1);
+            assert_eq!(edge.size(), n + 1);
         }
     }
 

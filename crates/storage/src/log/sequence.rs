@@ -21,11 +21,16 @@ use crate::{
 /// The leaf hash of the entry that `row` stores, as `verify` computes it from the
 /// stored row.
 pub(crate) fn leaf_of(row: &entry::Model) -> Result<Hash, StoreError> {
-    let entry = row.clone().into_entry()?;
+    leaf_of_row(row.clone())
+}
+
+/// [`leaf_of`] the row, taken.
+pub(crate) fn leaf_of_row(row: entry::Model) -> Result<Hash, StoreError> {
+    let id = row.id;
+    let entry = row.into_entry()?;
     let bytes = leaf_bytes(&entry).map_err(|error| {
         StoreError::Backend(format!(
-            "entry {} cannot become a leaf of the log: {error}",
-            row.id
+            "entry {id} cannot become a leaf of the log: {error}"
         ))
     })?;
     Ok(Hash(leaf_hash(&bytes).0))

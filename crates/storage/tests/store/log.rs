@@ -270,6 +270,40 @@ pub async fn a_forged_entry_is_found(store: SeaOrmStore) {
     assert_eq!(first(&report), (Change::Inserted, None, Some(forged)));
 }
 
+pub async fn a_deleted_leaf_is_found(store: SeaOrmStore) {
+    let (signer, tenant, ids) = attacked(&store).await;
+    bypassing_triggers(
+        store.connection(),
+        &[(
+            "DELETE FROM audit_log_leaves WHERE tenant_id = $1 AND leaf_index = 4",
+            vec![Value::from(tenant)],
+        )],
+    )
+    .await;
+    let report = verify(&store, &signer, tenant).await;
+    assert_eq!(first(&report), (Change::Missing, Some(4), None));
+    assert!(!report.verified());
+    // The tree stops at the gap: the entry of the deleted leaf is in no leaf now, and
+    // the checkpoints past leaf 4 cover leaves that are gone.
+    assert_eq!(report.leaves, 4);
+    let changes: Vec<(Change, Option<Uuid>)> = report
+        .findings
+        .iter()
+        .map(|f| (f.change, f.entry_id))
+        .collect();
+    assert!(
+        changes.contains(&(Change::Inserted, Some(ids[4]))),
+        "{changes:?}"
+    );
+    assert!(
+        report.findings.iter().any(
+            |f| f.change == Change::Missing && f.detail.contains("covers leaves that are gone")
+        ),
+        "{:?}",
+        report.findings
+    );
+}
+
 const SWAP_1: &str =
     "UPDATE audit_log_leaves SET entry_id = $1 WHERE tenant_id = $2 AND leaf_index = 1";
 const SWAP_6: &str =

@@ -24,6 +24,15 @@ pub(in crate::backend) const NEW_HEAD: &str = "INSERT INTO audit_log_heads (tena
      SELECT $1, COALESCE(MAX(leaf_index) + 1, 0) FROM audit_log_leaves WHERE tenant_id = $1 \
      ON CONFLICT (tenant_id) DO NOTHING";
 
+/// [`crate::backend::Backend::leaf_walk`] on PostgreSQL: the lateral subquery (kept from
+/// being flattened by `OFFSET 0`) makes each leaf look its entry up by key, in leaf
+/// order, however many leaves the page holds.
+pub(in crate::backend) const LEAF_WALK: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, e.* \
+     FROM audit_log_leaves l LEFT JOIN LATERAL ( \
+       SELECT * FROM audit_logs e WHERE e.tenant_id = l.tenant_id AND e.id = l.entry_id \
+       OFFSET 0) e ON true \
+     WHERE l.tenant_id = $1 AND l.leaf_index >= $2 ORDER BY l.leaf_index LIMIT $3";
+
 /// Inserts the leaves `rows`.
 pub(in crate::backend) async fn insert_leaves<C: ConnectionTrait>(
     conn: &C,
