@@ -17,6 +17,7 @@ mod m20260105_000001_byte_order_and_terms_epoch;
 mod m20260106_000001_operator_key_prefixes;
 mod m20261201_000001_verifiable_log;
 mod m20261202_000001_log_heads;
+mod m20261203_000001_key_expiry;
 
 /// Runs `statements` in order on PostgreSQL; nothing on SQLite.
 pub(crate) async fn on_postgres(
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260106_000001_operator_key_prefixes::Migration),
             Box::new(m20261201_000001_verifiable_log::Migration),
             Box::new(m20261202_000001_log_heads::Migration),
+            Box::new(m20261203_000001_key_expiry::Migration),
         ]
     }
 }

@@ -256,6 +256,7 @@ async fn new_key(store: &SeaOrmStore, tenant: Uuid, scopes: &str) -> String {
             name: "test".into(),
             scopes,
             secret: secret.clone(),
+            expires_at: None,
         })
         .await
         .expect("key");

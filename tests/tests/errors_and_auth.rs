@@ -359,3 +359,78 @@ backend_test!(health_and_ready_answer, |app| {
         "ready"
     );
 });
+
+/// Registers a key of the app's tenant that expires at `expires_at`; returns its secret.
+async fn expiring_key(app: &auditlog_tests::TestApp, expires_at: time::OffsetDateTime) -> String {
+    let secret = auditlog_domain::ApiKeySecret::generate();
+    app.store
+        .register_key(auditlog_domain::NewApiKey {
+            tenant_id: app.tenant,
+            name: "expiring".into(),
+            scopes: "read".parse().expect("scopes"),
+            secret: secret.clone(),
+            expires_at: Some(expires_at),
+        })
+        .await
+        .expect("key");
+    secret.expose().to_owned()
+}
+
+backend_test!(an_expired_key_is_refused_saying_so, |app| {
+    let now = time::OffsetDateTime::now_utc();
+    let later = expiring_key(&app, now + time::Duration::days(90)).await;
+    assert_eq!(get_passkey(&app, "", &later).await.status(), 200);
+    assert_eq!(get_admin(&app, "", &later).await.status(), 200);
+
+    let expired = expiring_key(&app, now - time::Duration::seconds(1)).await;
+    for (variant, response, field) in [
+        ("passkey", get_passkey(&app, "", &expired).await, "details"),
+        ("admin", get_admin(&app, "", &expired).await, "message"),
+    ] {
+        assert_eq!(response.status(), 401, "{variant}");
+        let body: Value = response.json().await.expect("json");
+        let message = body[field].as_str().unwrap_or_default();
+        assert!(message.contains("expired at"), "{variant}: {body}");
+    }
+    // A wrong key is still told apart from nothing, and says nothing of expiry.
+    let wrong = get_passkey(&app, "", "alk_not-a-key").await;
+    assert_eq!(wrong.status(), 401);
+    let body = wrong.text().await.expect("text");
+    assert!(!body.contains("expired"), "{body}");
+});
+
+backend_test!(a_keys_last_use_is_kept_to_the_minute, |app| {
+    let key = app.key_for(app.tenant, "read").await;
+    let hash = auditlog_domain::ApiKeySecret::presented(&key).hash();
+    let stored = || async {
+        app.store
+            .find_key(&hash)
+            .await
+            .expect("lookup")
+            .expect("key")
+            .last_used_at
+    };
+    assert_eq!(stored().await, None, "never used yet");
+    let before = time::OffsetDateTime::now_utc();
+    assert_eq!(get_passkey(&app, "", &key).await.status(), 200);
+    // Written off the request's path: it shows shortly after.
+    let mut first = None;
+    for _ in 0..100 {
+        first = stored().await;
+        if first.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let first = first.expect("the use is recorded");
+    assert!(
+        first >= before - time::Duration::seconds(1),
+        "{first} vs {before}"
+    );
+    // More uses within the minute write nothing.
+    for _ in 0..5 {
+        assert_eq!(get_admin(&app, "", &key).await.status(), 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(stored().await, Some(first));
+});

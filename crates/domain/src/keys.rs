@@ -198,12 +198,61 @@ pub struct ApiKey {
     pub created_at: OffsetDateTime,
     /// When it was revoked; a revoked key authenticates nothing.
     pub revoked_at: Option<OffsetDateTime>,
+    /// When it expires, if it does; from then on it authenticates nothing.
+    pub expires_at: Option<OffsetDateTime>,
+    /// When a request last presented it, to within a minute
+    /// ([`KEY_USE_RESOLUTION`]); `None` for a key never used.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// How precisely a key's last use is kept: a use is written only when the one kept is
+/// older than this, so that a busy key costs at most one write a minute.
+pub const KEY_USE_RESOLUTION: time::Duration = time::Duration::minutes(1);
+
+/// What a key is, at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// It authenticates.
+    Active,
+    /// It was revoked.
+    Revoked,
+    /// Its expiry has passed.
+    Expired,
+}
+
+impl KeyStatus {
+    /// The status's name, as listings show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Revoked => "revoked",
+            KeyStatus::Expired => "expired",
+        }
+    }
 }
 
 impl ApiKey {
-    /// Whether the key may be used at all.
+    /// Whether the key may be used now.
     pub fn is_active(&self) -> bool {
-        self.revoked_at.is_none()
+        self.status_at(OffsetDateTime::now_utc()) == KeyStatus::Active
+    }
+
+    /// The key's status at `now`: revocation first, then expiry.
+    pub fn status_at(&self, now: OffsetDateTime) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|expires| expires <= now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+
+    /// Whether a use at `now` is to be written: the kept last use is missing or older
+    /// than [`KEY_USE_RESOLUTION`].
+    pub fn use_is_news(&self, now: OffsetDateTime) -> bool {
+        self.last_used_at
+            .is_none_or(|last| now - last >= KEY_USE_RESOLUTION)
     }
 }
 
@@ -218,6 +267,8 @@ pub struct NewApiKey {
     pub scopes: Scopes,
     /// Its secret; only the hash and the prefix are stored.
     pub secret: ApiKeySecret,
+    /// When it expires, if it does.
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 #[cfg(test)]

@@ -67,6 +67,10 @@ pub trait KeyStore: Send + Sync {
 
     /// Revokes a key with immediate effect; `false` when no such key exists.
     async fn revoke_key(&self, id: Uuid) -> Result<bool, StoreError>;
+
+    /// Records that the key `id` was used at `at`, unless the use it keeps is less than
+    /// [`crate::keys::KEY_USE_RESOLUTION`] older (so concurrent uses write once).
+    async fn note_key_used(&self, id: Uuid, at: time::OffsetDateTime) -> Result<(), StoreError>;
 }
 
 /// A tenant's newest signed checkpoint.

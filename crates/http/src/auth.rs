@@ -1,9 +1,12 @@
 //! API key authentication for both variants, in the order the contract fixes: a
-//! missing, wrong or revoked key is 401; a key of another tenant or without the scope
-//! is 403.
+//! missing, wrong, revoked or expired key is 401; a key of another tenant or without
+//! the scope is 403.
 
-use auditlog_domain::{ApiKey, ApiKeySecret, Scope, Scopes};
+use std::sync::Arc;
+
+use auditlog_domain::{ApiKey, ApiKeySecret, Scope, Scopes, keys::KeyStatus};
 use axum::http::{HeaderMap, header};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use uuid::Uuid;
 
 use crate::{AppState, error::ApiError, headers::API_KEY};
@@ -93,17 +96,53 @@ pub(crate) async fn authenticate(
     };
     let hash = ApiKeySecret::presented(secret).hash();
     let key = state.keys.find_key(&hash).await?;
+    let now = OffsetDateTime::now_utc();
     match key {
-        Some(key) if key.is_active() && key.hash.ct_eq(&hash) => {
-            crate::middleware::note_caller(&key);
-            Ok(key)
-        }
-        _ => Err(ApiError::unauthorized(
-            "the API key is not valid or has been revoked",
-            source.challenge(),
-        )
-        .kind("invalid_key")),
+        Some(key) if key.hash.ct_eq(&hash) => match key.status_at(now) {
+            KeyStatus::Active => {
+                crate::middleware::note_caller(&key);
+                note_use(state, &key, now);
+                Ok(key)
+            }
+            KeyStatus::Expired => Err(ApiError::unauthorized(
+                format!(
+                    "the API key expired at {}",
+                    key.expires_at
+                        .and_then(|at| at.format(&Rfc3339).ok())
+                        .unwrap_or_default()
+                ),
+                source.challenge(),
+            )
+            .kind("expired_key")),
+            KeyStatus::Revoked => Err(invalid_key(source)),
+        },
+        _ => Err(invalid_key(source)),
     }
+}
+
+/// 401 for a key that no key's secret matches, or that was revoked: the two are not
+/// told apart, so that a guess learns nothing.
+fn invalid_key(source: KeySource) -> ApiError {
+    ApiError::unauthorized(
+        "the API key is not valid or has been revoked",
+        source.challenge(),
+    )
+    .kind("invalid_key")
+}
+
+/// Records the key's use off the request's path, when the use it keeps is older than
+/// a minute; a failure is logged and the request goes on.
+fn note_use(state: &AppState, key: &ApiKey, now: OffsetDateTime) {
+    if !key.use_is_news(now) {
+        return;
+    }
+    let keys = Arc::clone(&state.keys);
+    let id = key.id;
+    tokio::spawn(async move {
+        if let Err(error) = keys.note_key_used(id, now).await {
+            tracing::warn!(key_id = %id, %error, "recording the key's last use failed");
+        }
+    });
 }
 
 /// Checks that `key` may act on `tenant_id` with `scope`, or 403. The answer is the

@@ -1,9 +1,10 @@
 //! `auditlog tenants` and `auditlog keys`: what an operator manages by hand.
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use auditlog_domain::{ApiKeySecret, KeyStore, NewApiKey, Scopes};
 use auditlog_storage::SeaOrmStore;
 use clap::Subcommand;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +35,10 @@ pub enum KeysCommand {
         /// A name for people.
         #[arg(long, default_value = "")]
         name: String,
+        /// Make the key expire this long after now, such as `90d`, `12h` or `1y 6months`;
+        /// it never expires when not given.
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<humantime::Duration>,
     },
     /// List keys (never their secrets).
     List {
@@ -71,6 +76,7 @@ pub async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<(
             tenant,
             scopes,
             name,
+            expires_in,
         } => {
             if !store.tenants().await?.iter().any(|t| t.id == tenant) {
                 bail!(
@@ -80,6 +86,18 @@ pub async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<(
             if scopes == Scopes::default() {
                 bail!("a key needs at least one scope: read, write or read,write");
             }
+            let expires_at = expires_in
+                .map(|after| {
+                    time::Duration::try_from(*after.as_ref())
+                        .ok()
+                        .and_then(|after| OffsetDateTime::now_utc().checked_add(after))
+                        .filter(|at| at.year() <= 9999)
+                        .with_context(|| format!("--expires-in {after} is too far off"))
+                })
+                .transpose()?;
+            if expires_in.is_some_and(|after| after.as_ref().is_zero()) {
+                bail!("--expires-in must be longer than 0s");
+            }
             let secret = ApiKeySecret::generate();
             let key = store
                 .register_key(NewApiKey {
@@ -87,18 +105,26 @@ pub async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<(
                     name,
                     scopes,
                     secret: secret.clone(),
+                    expires_at,
                 })
                 .await?;
+            let expiry = match key.expires_at {
+                Some(at) => format!(", expiring at {}", rfc3339(at)),
+                None => String::new(),
+            };
             eprintln!(
-                "key {} created for tenant {tenant} with scopes {scopes}; the secret is shown once:",
+                "key {} created for tenant {tenant} with scopes {scopes}{expiry}; the secret is shown once:",
                 key.id
             );
             println!("{}", secret.expose());
         }
         KeysCommand::List { tenant } => {
-            println!("id\ttenant\tprefix\tscopes\tstatus\tname");
+            println!("id\ttenant\tprefix\tscopes\tstatus\texpires\tlast_used\tname");
+            let now = OffsetDateTime::now_utc();
             for key in store.keys(tenant).await? {
-                let status = if key.is_active() { "active" } else { "revoked" };
+                let status = key.status_at(now).as_str();
+                let expires = key.expires_at.map_or_else(|| "never".to_owned(), rfc3339);
+                let last_used = key.last_used_at.map_or_else(|| "never".to_owned(), rfc3339);
                 // `alk_...` begins the secret; `sha256:...` is of its hash, not of it.
                 let more = if key.prefix.starts_with(auditlog_domain::keys::SECRET_PREFIX) {
                     "..."
@@ -106,7 +132,7 @@ pub async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<(
                     ""
                 };
                 println!(
-                    "{}\t{}\t{}{more}\t{}\t{status}\t{}",
+                    "{}\t{}\t{}{more}\t{}\t{status}\t{expires}\t{last_used}\t{}",
                     key.id, key.tenant_id, key.prefix, key.scopes, key.name
                 );
             }
@@ -119,4 +145,11 @@ pub async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// A time as RFC 3339, to the second.
+fn rfc3339(at: OffsetDateTime) -> String {
+    let at = at.replace_nanosecond(0).unwrap_or(at);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
 }

@@ -36,6 +36,7 @@ pub async fn run(
                 name: "bootstrap".to_owned(),
                 scopes: Scopes::ALL,
                 secret,
+                expires_at: None,
             })
             .await?;
         if key.is_active() {

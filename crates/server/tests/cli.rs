@@ -102,3 +102,93 @@ fn a_chosen_bootstrap_secret_is_listed_by_hash_only() {
     );
     assert!(!listed.contains("bootstrap-se"), "{listed}");
 }
+
+#[test]
+fn a_key_made_to_expire_lists_its_expiry_and_use() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+    let default = "00000000-0000-0000-0000-000000000001";
+    succeeded(&auditlog(&db, &["migrate"], &[]), "migrate");
+    let made = auditlog(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            default,
+            "--expires-in",
+            "90d",
+            "--name",
+            "ci",
+        ],
+        &[],
+    );
+    let secret = succeeded(&made, "keys create --expires-in 90d");
+    assert!(secret.trim().starts_with("alk_"), "{secret}");
+    let said = String::from_utf8_lossy(&made.stderr);
+    assert!(said.contains("expiring at "), "{said}");
+    succeeded(
+        &auditlog(
+            &db,
+            &["keys", "create", "--tenant", default, "--name", "forever"],
+            &[],
+        ),
+        "keys create",
+    );
+
+    let listed = succeeded(&auditlog(&db, &["keys", "list"], &[]), "keys list");
+    let header: Vec<&str> = listed
+        .lines()
+        .next()
+        .expect("a header")
+        .split('\t')
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "tenant",
+            "prefix",
+            "scopes",
+            "status",
+            "expires",
+            "last_used",
+            "name"
+        ]
+    );
+    let row = |name: &str| -> Vec<String> {
+        listed
+            .lines()
+            .find(|line| line.ends_with(&format!("\t{name}")))
+            .unwrap_or_else(|| panic!("{name} is listed: {listed}"))
+            .split('\t')
+            .map(str::to_owned)
+            .collect()
+    };
+    let ci = row("ci");
+    assert_eq!(ci[4], "active");
+    assert_eq!(ci[6], "never", "not used yet");
+    let expires =
+        time::OffsetDateTime::parse(&ci[5], &time::format_description::well_known::Rfc3339)
+            .expect("an RFC 3339 expiry");
+    let in_days = (expires - time::OffsetDateTime::now_utc()).whole_hours() as f64 / 24.0;
+    assert!((89.9..=90.0).contains(&in_days), "{in_days} days: {ci:?}");
+    assert_eq!(row("forever")[5], "never");
+
+    for (bad, says) in [
+        ("banana", "banana"),
+        ("0s", "longer than 0s"),
+        ("100000y", "too far off"),
+    ] {
+        let refused = auditlog(
+            &db,
+            &["keys", "create", "--tenant", default, "--expires-in", bad],
+            &[],
+        );
+        assert!(!refused.status.success(), "--expires-in {bad} is refused");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        let first = said.lines().next().unwrap_or_default();
+        assert!(first.contains(says), "--expires-in {bad}: {said}");
+        assert!(!said.contains("backtrace"), "{said}");
+    }
+}

@@ -3,12 +3,14 @@
 use async_trait::async_trait;
 use auditlog_domain::{
     ApiKey, ApiKeyHash, KeyStore, NewApiKey, StoreError, Tenant, entry::timestamp::to_micros,
+    keys::KEY_USE_RESOLUTION,
 };
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
@@ -64,6 +66,8 @@ impl KeyStore for SeaOrmStore {
             scope_write: Set(key.scopes.write),
             created_at: Set(to_micros(now())),
             revoked_at: Set(None),
+            expires_at: Set(key.expires_at.map(to_micros)),
+            last_used_at: Set(None),
         };
         // A secret registered before keeps its key as it is, revoked or not.
         api_key::Entity::insert(row)
@@ -117,5 +121,22 @@ impl KeyStore for SeaOrmStore {
             .await
             .map_err(db_error)?;
         Ok(result.rows_affected > 0)
+    }
+
+    async fn note_key_used(&self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
+        let at = to_micros(at);
+        let older = at - KEY_USE_RESOLUTION.whole_microseconds() as i64;
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, Expr::value(at))
+            .filter(api_key::Column::Id.eq(id))
+            .filter(
+                api_key::Column::LastUsedAt
+                    .is_null()
+                    .or(api_key::Column::LastUsedAt.lte(older)),
+            )
+            .exec(self.connection())
+            .await
+            .map_err(db_error)?;
+        Ok(())
     }
 }

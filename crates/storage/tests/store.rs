@@ -72,6 +72,7 @@ backend_tests! {
     keys::tenants_are_created_once,
     keys::keys_register_find_list_revoke,
     keys::registering_an_existing_secret_returns_the_stored_key,
+    keys::a_keys_use_is_written_at_most_once_a_minute,
     keys::chosen_secrets_listed_by_their_first_characters_are_listed_by_hash_after_migrating,
     connection::ping_answers,
     connection::migrate_twice_changes_nothing,

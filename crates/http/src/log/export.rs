@@ -218,6 +218,7 @@ mod tests {
                 name: "test".into(),
                 scopes: "read".parse().expect("scopes"),
                 secret: secret.clone(),
+                expires_at: None,
             })
             .await
             .expect("a key");

@@ -29,6 +29,10 @@ pub struct Model {
     pub created_at: i64,
     /// When it was revoked, in microseconds since the Unix epoch.
     pub revoked_at: Option<i64>,
+    /// When it expires, in microseconds since the Unix epoch.
+    pub expires_at: Option<i64>,
+    /// When it was last used (to the minute), in microseconds since the Unix epoch.
+    pub last_used_at: Option<i64>,
 }
 
 /// No relations (no foreign keys in the schema).
@@ -47,10 +51,14 @@ impl Model {
             .as_slice()
             .try_into()
             .map_err(|_| unreadable("hash"))?;
-        let revoked_at = self
-            .revoked_at
-            .map(|micros| from_micros(micros).ok_or_else(|| unreadable("revoked_at")))
-            .transpose()?;
+        let time = |micros: Option<i64>, column: &str| {
+            micros
+                .map(|micros| from_micros(micros).ok_or_else(|| unreadable(column)))
+                .transpose()
+        };
+        let revoked_at = time(self.revoked_at, "revoked_at")?;
+        let expires_at = time(self.expires_at, "expires_at")?;
+        let last_used_at = time(self.last_used_at, "last_used_at")?;
         Ok(ApiKey {
             id,
             tenant_id: self.tenant_id,
@@ -63,6 +71,8 @@ impl Model {
             },
             created_at: from_micros(self.created_at).ok_or_else(|| unreadable("created_at"))?,
             revoked_at,
+            expires_at,
+            last_used_at,
         })
     }
 }

@@ -10,6 +10,7 @@ fn new_key(tenant_id: Uuid, name: &str, scopes: Scopes, secret: &ApiKeySecret) -
         name: name.to_owned(),
         scopes,
         secret: secret.clone(),
+        expires_at: None,
     }
 }
 
@@ -247,4 +248,49 @@ pub async fn chosen_secrets_listed_by_their_first_characters_are_listed_by_hash_
     // The key still authenticates.
     let found = store.find_key(&chosen.hash()).await.expect("find");
     assert_eq!(found.map(|k| k.id), Some(chosen_key.id));
+}
+
+pub async fn a_keys_use_is_written_at_most_once_a_minute(store: SeaOrmStore) {
+    let tenant = Uuid::new_v4();
+    store.ensure_tenant(tenant, "t").await.expect("tenant");
+    let secret = ApiKeySecret::generate();
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    let key = store
+        .register_key(NewApiKey {
+            expires_at: Some(expires),
+            ..new_key(tenant, "k", Scopes::ALL, &secret)
+        })
+        .await
+        .expect("register");
+    assert_eq!(key.last_used_at, None);
+    assert_eq!(
+        key.expires_at.map(|at| at.unix_timestamp()),
+        Some(expires.unix_timestamp())
+    );
+    let last_used = || async {
+        store
+            .find_key(&secret.hash())
+            .await
+            .expect("find")
+            .expect("key")
+            .last_used_at
+    };
+    let t0 = time::macros::datetime!(2026-12-01 10:00:00 UTC);
+    store.note_key_used(key.id, t0).await.expect("use");
+    assert_eq!(last_used().await, Some(t0));
+    // Within the minute: nothing is written, whoever asks.
+    store
+        .note_key_used(key.id, t0 + time::Duration::seconds(59))
+        .await
+        .expect("use");
+    assert_eq!(last_used().await, Some(t0));
+    let t1 = t0 + time::Duration::seconds(60);
+    store.note_key_used(key.id, t1).await.expect("use");
+    assert_eq!(last_used().await, Some(t1));
+    // An unknown key is no error and changes nothing.
+    store
+        .note_key_used(Uuid::new_v4(), t1 + time::Duration::hours(1))
+        .await
+        .expect("unknown key");
+    assert_eq!(last_used().await, Some(t1));
 }
