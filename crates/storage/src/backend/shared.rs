@@ -53,8 +53,9 @@ pub(crate) const UNLOGGED_ENTRIES: &str = "SELECT e.id FROM audit_logs e WHERE e
          WHERE p.tenant_id = e.tenant_id AND p.entry_id = e.id) \
      ORDER BY e.id LIMIT $2";
 
-/// How many entries a tenant holds, counted from the rows.
-pub(crate) const COUNT_ENTRIES: &str = "SELECT COUNT(*) AS n FROM audit_logs WHERE tenant_id = $1";
+/// A tenant's leaves in order, without their entries.
+pub(crate) const LEAVES_IN_ORDER: &str = "SELECT leaf_index, entry_id, hashes \
+     FROM audit_log_leaves WHERE tenant_id = $1 ORDER BY leaf_index";
 
 /// How many of a tenant's entries are queued for its tree and stored.
 pub(crate) const COUNT_QUEUED: &str = "SELECT COUNT(*) AS n FROM audit_log_pending p \

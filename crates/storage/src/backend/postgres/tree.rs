@@ -24,14 +24,13 @@ pub(in crate::backend) const NEW_HEAD: &str = "INSERT INTO audit_log_heads (tena
      SELECT $1, COALESCE(MAX(leaf_index) + 1, 0) FROM audit_log_leaves WHERE tenant_id = $1 \
      ON CONFLICT (tenant_id) DO NOTHING";
 
-/// [`crate::backend::Backend::leaf_walk`] on PostgreSQL: the lateral subquery (kept from
-/// being flattened by `OFFSET 0`) makes each leaf look its entry up by key, in leaf
-/// order, however many leaves the page holds.
-pub(in crate::backend) const LEAF_WALK: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, e.* \
-     FROM audit_log_leaves l LEFT JOIN LATERAL ( \
-       SELECT * FROM audit_logs e WHERE e.tenant_id = l.tenant_id AND e.id = l.entry_id \
-       OFFSET 0) e ON true \
-     WHERE l.tenant_id = $1 AND l.leaf_index >= $2 ORDER BY l.leaf_index LIMIT $3";
+/// [`crate::backend::Backend::leaf_match`] on PostgreSQL: a full join, which it answers
+/// by hashing one side and passing once over the other, each table read in the order
+/// it keeps its rows.
+pub(in crate::backend) const LEAF_MATCH: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, e.* \
+     FROM (SELECT * FROM audit_logs WHERE tenant_id = $1) e \
+     FULL JOIN (SELECT leaf_index, entry_id, hashes FROM audit_log_leaves WHERE tenant_id = $1) l \
+       ON l.entry_id = e.id";
 
 /// Inserts the leaves `rows`.
 pub(in crate::backend) async fn insert_leaves<C: ConnectionTrait>(

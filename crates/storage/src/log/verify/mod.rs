@@ -1,15 +1,15 @@
-//! Verifying a tenant's log against its entries, in one snapshot of the database: the
-//! leaves are read in order, each with the entry it names ([`walk`]); every leaf is
-//! recomputed from its entry, the tree is rebuilt from those leaves keeping only its
-//! right edge, and every kept checkpoint is checked against the rebuilt tree as the
-//! walk passes its size ([`checkpoints`]). What disagrees is reported by leaf index
-//! and entry id, with the kind of change it shows. Memory stays constant whatever the
-//! tree's size: what is kept grows only with what is found.
+//! Verifying a tenant's log against its entries, in one snapshot of the database, in
+//! two streamed passes ([`walk`]): every leaf is recomputed from its entry, then the
+//! tree is rebuilt from the leaves keeping only its right edge, and every kept
+//! checkpoint is checked against it as the walk passes its size ([`checkpoints`]).
+//! What disagrees is reported by leaf index and entry id, with the kind of change it
+//! shows. Memory stays constant whatever the tree's size: what is kept grows only with
+//! what is found.
 
 mod checkpoints;
 mod walk;
 
-use std::{fmt, sync::Arc};
+use std::fmt;
 
 use auditlog_domain::{
     StoreError,
@@ -171,24 +171,22 @@ impl SeaOrmStore {
     ) -> Result<TenantReport, StoreError> {
         let db = self.connection();
         let backend = Backend::of(db)?;
-        let txn = Arc::new(backend.begin_snapshot(db).await?);
+        let txn = backend.begin_snapshot(db).await?;
         let origin = tenant_origin(log_origin, tenant_id);
         let mut report = TenantReport {
             tenant_id,
             ..TenantReport::default()
         };
-        let kept =
-            checkpoints::Kept::read(txn.as_ref(), tenant_id, key, &origin, &mut report).await?;
-        let walked = walk::walk(Arc::clone(&txn), backend, kept, &mut report, progress).await;
-        let checked = match walked {
-            Ok(walked) => walked.finish(txn.as_ref(), &mut report).await,
-            Err(err) => Err(err),
-        };
-        checkpoints::other_signers(txn.as_ref(), key, &mut report).await?;
-        // Read-only: nothing to keep, and a snapshot is let go at once.
-        if let Ok(txn) = Arc::try_unwrap(txn) {
-            txn.rollback().await.map_err(db_error)?;
+        let checked = async {
+            let kept = checkpoints::Kept::read(&txn, tenant_id, key, &origin, &mut report).await?;
+            let matched = walk::match_entries(&txn, backend, &mut report, progress).await?;
+            report.leaves = walk::rebuild_tree(&txn, kept, &mut report).await?;
+            matched.name(&txn, &mut report).await?;
+            checkpoints::other_signers(&txn, key, &mut report).await
         }
+        .await;
+        // Read-only: nothing to keep, and the snapshot is let go at once.
+        txn.rollback().await.map_err(db_error)?;
         checked?;
         report
             .findings
