@@ -1,7 +1,7 @@
 //! Security: every endpoint against every kind of bad key (`keys`); injection strings in
 //! every parameter and field, stored and matched literally (`injection`); oversized
 //! headers, URLs and bodies, NUL characters and the document's bounds (`limits`); clients
-//! that send slowly (`slow`). Each answer is checked in its variant's error shape, and
+//! that send slowly (`slow`); the headers every answer carries (`hygiene`). Each answer is checked in its variant's error shape, and
 //! nothing refused is ever stored. The helpers here are shared by the modules.
 
 use std::{collections::BTreeSet, time::Duration};
@@ -16,6 +16,8 @@ use tokio::{
 };
 use uuid::Uuid;
 
+#[path = "security/hygiene.rs"]
+mod hygiene;
 #[path = "security/injection.rs"]
 mod injection;
 #[path = "security/keys.rs"]

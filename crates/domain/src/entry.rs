@@ -153,7 +153,8 @@ impl NewAuditLog {
                     format!("must be at most {} bytes serialised", limits::DETAILS_BYTES),
                 ));
             }
-            if rendered.contains("\\u0000") {
+            // A NUL in a string or a name; the six characters `\u0000` as text are not one.
+            if holds_nul(details) {
                 return Err(EntryError::new(
                     "details",
                     excerpt(&rendered),
@@ -363,6 +364,26 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Whether a string or a member name anywhere in `details` holds a NUL character.
+fn holds_nul(details: &serde_json::Map<String, Value>) -> bool {
+    // An explicit stack: `details` built in code may nest deeper than the call stack.
+    let mut pending: Vec<&Value> = Vec::new();
+    let mut names = details.keys().any(|name| name.contains('\0'));
+    pending.extend(details.values());
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(members) => {
+                names = names || members.keys().any(|name| name.contains('\0'));
+                pending.extend(members.values());
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
 fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(), EntryError> {
     if value.contains('\0') {
         return Err(EntryError::new(
@@ -467,6 +488,33 @@ mod tests {
         let stored = entry.clone().into_entry(tenant(), now);
         assert!(entry.same_content_as(&stored));
         assert_eq!(stored.created_at.nanosecond() % 1000, 0);
+    }
+
+    #[test]
+    fn a_nul_in_details_is_refused_but_the_text_backslash_u0000_is_not() {
+        let validated = |details: Value| {
+            let mut v = minimal();
+            v["details"] = details;
+            NewAuditLog::from_json(&v, tenant())
+                .and_then(|entry| entry.validate(OffsetDateTime::now_utc()))
+        };
+        // The six characters `\u0000`, as a value and as a name, deep down too.
+        let literal = r"\u0000";
+        let accepted =
+            validated(json!({"note": literal, literal: [literal], "a": {"b": [literal]}}))
+                .expect("the text \\u0000 is no NUL");
+        let stored = accepted.details.expect("details");
+        assert_eq!(stored["note"], json!(literal));
+        for nul in [
+            json!({"note": "a\u{0}b"}),
+            json!({"a\u{0}": 1}),
+            json!({"a": [{"b": ["\u{0}"]}]}),
+            json!({"a": {"b\u{0}": true}}),
+        ] {
+            let err = validated(nul.clone()).expect_err("a NUL is refused");
+            assert_eq!(err.field, "details", "{nul}");
+            assert!(err.reason.contains("NUL"), "{nul}: {err:?}");
+        }
     }
 
     #[test]

@@ -13,9 +13,10 @@ use uuid::Uuid;
 /// The recognisable start of every generated secret.
 pub const SECRET_PREFIX: &str = "alk_";
 
-/// What the listed prefix of a secret chosen by an operator begins with, followed by
-/// the first 8 hex digits of the secret's SHA-256 hash.
-pub const OPERATOR_PREFIX: &str = "sha256:";
+/// The listed prefix of every secret chosen by an operator: no part of the secret nor
+/// of its hash (an unsalted hash's digits would let a weak secret be confirmed
+/// offline). Such a key is told apart by its id and name.
+pub const OPERATOR_PREFIX: &str = "chosen";
 
 /// The shortest secret accepted, for example as a bootstrap key.
 pub const MIN_SECRET_CHARS: usize = 16;
@@ -145,9 +146,9 @@ impl ApiKeySecret {
 
     /// What identifies the key in listings without revealing it. A generated secret
     /// shows its first 8 random hex digits (32 of its 256 bits) behind
-    /// [`SECRET_PREFIX`]; a secret an operator chose shows none of its characters, only
-    /// the first 8 hex digits of its hash behind `sha256:`, since every character
-    /// shown of a short chosen secret would leave less of it to guess.
+    /// [`SECRET_PREFIX`]; a secret an operator chose shows nothing of it or of its hash
+    /// ([`OPERATOR_PREFIX`]), since every character or hash digit shown of a short
+    /// chosen secret would leave less of it to guess.
     pub fn display_prefix(&self) -> String {
         let generated = self.0.strip_prefix(SECRET_PREFIX).is_some_and(|rest| {
             rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -155,7 +156,7 @@ impl ApiKeySecret {
         if generated {
             self.0[..SECRET_PREFIX.len() + 8].to_owned()
         } else {
-            format!("{OPERATOR_PREFIX}{}", hex::encode(&self.hash().0[..4]))
+            OPERATOR_PREFIX.to_owned()
         }
     }
 }
@@ -296,9 +297,12 @@ mod tests {
             ApiKeySecret::from_operator("bootstrap-secret-0123456789").expect("long enough");
         let shown = chosen.display_prefix();
         let digest = Sha256::digest(chosen.expose().as_bytes());
-        let expected: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(shown, format!("sha256:{expected}"));
-        assert!(!shown.contains("boot"), "{shown}");
+        let digits: String = digest[..2].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(shown, "chosen");
+        assert!(
+            !shown.contains("boot") && !shown.contains(&digits),
+            "{shown}"
+        );
 
         // A chosen secret that merely starts like a generated one is not shown either.
         let lookalike = ApiKeySecret::from_operator("alk_0123456789abcdef").expect("long enough");

@@ -42,30 +42,55 @@ impl KeySource {
     }
 }
 
-/// The secret the request presents, from the variant's own header first; `Err` when the
-/// header read is malformed.
-fn presented_secret(headers: &HeaderMap, source: KeySource) -> Result<Option<&str>, ()> {
-    let api_key = || {
-        headers
-            .get(API_KEY)
-            .map(|value| value.to_str().map(str::trim).map_err(|_| ()))
-    };
-    let bearer = || {
-        headers.get(header::AUTHORIZATION).map(|value| {
-            let value = value.to_str().map_err(|_| ())?;
-            match value.split_once(' ') {
-                Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => {
-                    Ok(secret.trim())
-                }
-                _ => Err(()),
-            }
+/// What is wrong with the key headers of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BadHeaders {
+    /// The header is not text, or `Authorization` is not `Bearer <key>`.
+    Malformed(&'static str),
+    /// The header is there but carries no key.
+    Empty(&'static str),
+    /// `apiKey` and `Authorization` carry two different keys.
+    Conflicting,
+}
+
+/// The secret the request presents in `apiKey` or `Authorization: Bearer`; `None`
+/// when it sends neither. Either header may carry the key; when both do, they must
+/// carry the same one, and a header that is there must carry one: an empty or a second
+/// key is refused rather than silently passed over. On the passkey variant, whose
+/// header is `apiKey`, an `Authorization` of another scheme beside it is left alone.
+fn presented_secret(headers: &HeaderMap, source: KeySource) -> Result<Option<&str>, BadHeaders> {
+    let api_key = headers
+        .get(API_KEY)
+        .map(|value| {
+            value
+                .to_str()
+                .map(str::trim)
+                .map_err(|_| BadHeaders::Malformed("apiKey"))
         })
+        .transpose()?;
+    let bearer = headers.get(header::AUTHORIZATION).map(|value| {
+        let value = value
+            .to_str()
+            .map_err(|_| BadHeaders::Malformed("Authorization"))?;
+        match value.trim().split_once(' ') {
+            Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => Ok(secret.trim()),
+            _ if value.trim().eq_ignore_ascii_case("bearer") => Ok(""),
+            _ => Err(BadHeaders::Malformed("Authorization")),
+        }
+    });
+    let bearer = match (bearer, api_key) {
+        // The passkey variant's own header carries the key: an `Authorization` of
+        // another scheme (a proxy's, say) is not a key and is left alone.
+        (Some(Err(_)), Some(key)) if source == KeySource::ApiKeyOrBearer && !key.is_empty() => None,
+        (bearer, _) => bearer.transpose()?,
     };
-    let presented = match source {
-        KeySource::ApiKeyOrBearer => api_key().or_else(bearer),
-        KeySource::BearerOrApiKey => bearer().or_else(api_key),
-    };
-    presented.transpose()
+    match (api_key, bearer) {
+        (Some(""), _) => Err(BadHeaders::Empty("apiKey")),
+        (_, Some("")) => Err(BadHeaders::Empty("Authorization")),
+        (Some(a), Some(b)) if a != b => Err(BadHeaders::Conflicting),
+        (Some(key), _) | (None, Some(key)) => Ok(Some(key)),
+        (None, None) => Ok(None),
+    }
 }
 
 /// 401 for a request that presents no key.
@@ -83,15 +108,31 @@ pub(crate) async fn authenticate(
     headers: &HeaderMap,
     source: KeySource,
 ) -> Result<ApiKey, ApiError> {
+    let refused = |message: String, kind: &'static str| {
+        ApiError::unauthorized(message, source.challenge()).kind(kind)
+    };
     let secret = match presented_secret(headers, source) {
-        Ok(Some(secret)) if !secret.is_empty() => secret,
-        Ok(_) => return Err(key_required(source)),
-        Err(()) => {
-            return Err(ApiError::unauthorized(
-                format!("the Authorization header is malformed: {}", source.how()),
-                source.challenge(),
-            )
-            .kind("malformed_authorization"));
+        Ok(Some(secret)) => secret,
+        Ok(None) => return Err(key_required(source)),
+        Err(BadHeaders::Malformed(name)) => {
+            return Err(refused(
+                format!("the {name} header is malformed: {}", source.how()),
+                "malformed_authorization",
+            ));
+        }
+        Err(BadHeaders::Empty(name)) => {
+            return Err(refused(
+                format!("the {name} header carries no key: {}", source.how()),
+                "empty_key",
+            ));
+        }
+        Err(BadHeaders::Conflicting) => {
+            return Err(refused(
+                "the apiKey and Authorization headers carry different keys: send one key, \
+                 in one of them"
+                    .to_owned(),
+                "conflicting_keys",
+            ));
         }
     };
     let hash = ApiKeySecret::presented(secret).hash();

@@ -20,6 +20,7 @@
 mod admin;
 mod audit_logs;
 mod auth;
+pub mod connections;
 pub mod console;
 mod docs;
 mod error;
@@ -57,6 +58,13 @@ pub struct HttpConfig {
     pub cors_origins: Vec<HeaderValue>,
     /// The longest a request may take, reading its body included.
     pub request_timeout: Duration,
+    /// How long a connection with no request in flight may stay open without moving a
+    /// byte.
+    pub idle_timeout: Duration,
+    /// The most connections open at once.
+    pub max_connections: usize,
+    /// How long requests in flight may take to finish once shutdown begins.
+    pub shutdown_drain: Duration,
 }
 
 impl Default for HttpConfig {
@@ -67,6 +75,9 @@ impl Default for HttpConfig {
             body_limit: 4 * 1024 * 1024,
             cors_origins: Vec::new(),
             request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: connections::default_max_connections(),
+            shutdown_drain: Duration::from_secs(10),
         }
     }
 }
@@ -128,10 +139,13 @@ pub fn build_router(state: AppState) -> Router {
     middleware::wrap(router, &config)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves; requests in flight finish.
+/// Serves `router` on `listener` until `shutdown` resolves; requests in flight finish
+/// within `config.shutdown_drain`, and connections still open then are closed.
 ///
-/// A client must send its request headers within `config.request_timeout`, so that
-/// slow clients cannot hold connections open; each handler sees the peer's address as
+/// A client must send its request headers within `config.request_timeout`; a
+/// connection with nothing in flight that moves no byte for `config.idle_timeout` is
+/// closed, over HTTP/1 and HTTP/2; at most `config.max_connections` are open at once
+/// (see [`connections`]). Each handler sees the peer's address as
 /// `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
@@ -146,6 +160,8 @@ pub async fn serve(
     };
     use tower::ServiceExt;
 
+    use crate::connections::{Activity, CAP_WAIT, Guarded, RateLimited, Tracked};
+
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -153,6 +169,12 @@ pub async fn serve(
         .header_read_timeout(config.request_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let idle_timeout = config.idle_timeout;
+    let mut accept_failed = RateLimited::new("accept failed");
+    let mut over_cap = RateLimited::new(
+        "a connection was closed unserved: the cap on open connections was reached",
+    );
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -160,32 +182,89 @@ pub async fn serve(
                 Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors and the like: wait, do not spin.
-                    tracing::warn!(error = %err, "accept failed");
+                    accept_failed.warn(Some(&err));
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
-        let service = router.clone().map_request(
-            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                request
-            },
-        );
+        // Past the cap, the new connection waits briefly for a slot (and the next ones
+        // wait in the listen queue meanwhile), else it is closed unserved.
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let waited = tokio::select! {
+                    slot = tokio::time::timeout(CAP_WAIT, Arc::clone(&slots).acquire_owned()) => slot,
+                    () = &mut shutdown => break,
+                };
+                match waited {
+                    Ok(Ok(slot)) => slot,
+                    _ => {
+                        over_cap.warn(None);
+                        drop(stream);
+                        continue;
+                    }
+                }
+            }
+        };
+        let activity = Activity::new();
+        let service = {
+            let activity = Arc::clone(&activity);
+            let router = router.clone();
+            tower::service_fn(
+                move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    let in_flight = activity.begin();
+                    let router = router.clone();
+                    async move {
+                        let response = router.oneshot(request).await?;
+                        Ok::<_, std::convert::Infallible>(
+                            response.map(|body| Guarded::body(body, in_flight)),
+                        )
+                    }
+                },
+            )
+        };
+        let io = TokioIo::new(Tracked::new(stream, Arc::clone(&activity)));
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection_with_upgrades(io, TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection ended with an error");
+            let _slot = slot;
+            tokio::pin!(connection);
+            loop {
+                let wait = idle_timeout.saturating_sub(activity.idle_for());
+                tokio::select! {
+                    ended = &mut connection => {
+                        if let Err(err) = ended {
+                            tracing::debug!(error = %err, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {
+                        if activity.idle_for() >= idle_timeout {
+                            // Dropping the connection closes its socket.
+                            tracing::debug!(%peer, "idle connection closed");
+                            break;
+                        }
+                    }
+                }
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(config.shutdown_drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            drain_secs = config.shutdown_drain.as_secs_f64(),
+            "connections still open after the drain time were closed"
+        );
+    }
     Ok(())
 }

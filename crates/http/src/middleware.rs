@@ -10,7 +10,7 @@ use auditlog_domain::ApiKey;
 use axum::{
     Router,
     extract::Request,
-    http::{Method, StatusCode, Uri},
+    http::{HeaderValue, Method, StatusCode, Uri, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
@@ -39,16 +39,59 @@ pub(crate) fn wrap(router: Router, config: &HttpConfig) -> Router {
     if !config.cors_origins.is_empty() {
         router = router.layer(
             CorsLayer::new()
-                .allow_origin(AllowOrigin::list(config.cors_origins.clone()))
+                .allow_origin(allowed_origins(&config.cors_origins))
                 .allow_methods([Method::GET, Method::POST])
                 .allow_headers(headers::CORS_ALLOWED)
                 .expose_headers(headers::CORS_EXPOSED),
         );
     }
     router
+        .layer(middleware::from_fn(hygiene))
         .layer(middleware::from_fn(log_request))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+}
+
+/// The policy of Swagger UI's pages: its own scripts only, no framing.
+const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+     base-uri 'none'; form-action 'none'";
+
+/// Headers on every answer: no content sniffing anywhere; no caching of anything but
+/// the public documents (Swagger UI, `/openapi.json`, `/log-key`, `/health`), so
+/// that entries, keys' answers and errors stay out of shared and browser caches; and
+/// on Swagger UI a content security policy without inline scripts and no framing.
+async fn hygiene(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let docs = path == "/swagger-ui" || path.starts_with("/swagger-ui/");
+    let public = docs || matches!(path, "/openapi.json" | "/log-key" | "/health");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !public {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if docs {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_POLICY),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
+}
+
+/// The origins CORS allows: `*` alone is any origin (keys travel in headers, which a
+/// browser never adds by itself, so no credentials are shared); else the list.
+fn allowed_origins(origins: &[HeaderValue]) -> AllowOrigin {
+    if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().cloned())
+    }
 }
 
 /// Who a request authenticated as: its key's tenant and id (never the key).

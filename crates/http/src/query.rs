@@ -276,8 +276,16 @@ pub(crate) fn link_header(
         .map(|(u, rel)| format!("<{u}>; rel=\"{rel}\""))
         .collect::<Vec<_>>()
         .join(",");
+    // Each link repeats the query: a long one would make the headers several times its
+    // size, so past the bound there is no `Link` (`X-Next-Cursor` still pages).
+    if value.len() > MAX_LINK_BYTES {
+        return None;
+    }
     HeaderValue::from_str(&value).ok()
 }
+
+/// The largest `Link` header sent, in bytes.
+pub(crate) const MAX_LINK_BYTES: usize = 8 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,8 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use auditlog_domain::entry::limits;
+
 use crate::headers::X_REQUEST_ID;
 
 /// How the client's address is found.
@@ -142,10 +144,15 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        // Over-long values are cut to the entry's limits, marked by a final `…`, so that
+        // a careless client cannot make the entry fail to record.
         let request_id = header_text(X_REQUEST_ID.as_str())
             .filter(|id| !id.is_empty())
+            .map(|id| truncate_marked(id, limits::ID_CHARS))
             .unwrap_or_else(|| Uuid::new_v4().to_string());
-        let user_agent = header_text(header::USER_AGENT.as_str()).unwrap_or_default();
+        let user_agent = header_text(header::USER_AGENT.as_str())
+            .map(|agent| truncate_marked(agent, limits::USER_AGENT_CHARS))
+            .unwrap_or_default();
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -163,6 +170,23 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             source_ip,
             user_agent,
         })
+    }
+}
+
+/// `text` when it has at most `max_chars` characters; else its first `max_chars - 1`
+/// and `…`, which marks the cut.
+pub fn truncate_marked(text: String, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text,
+        Some(_) => {
+            let keep = text
+                .char_indices()
+                .nth(max_chars.saturating_sub(1))
+                .map_or(text.len(), |(at, _)| at);
+            let mut cut = text[..keep].to_owned();
+            cut.push('…');
+            cut
+        }
     }
 }
 
@@ -270,6 +294,41 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")
+    }
+
+    #[tokio::test]
+    async fn over_long_headers_are_cut_and_marked_and_the_entry_still_records() {
+        let agent = "A".repeat(5000);
+        let request_id = "r".repeat(300);
+        let request = axum::http::Request::builder()
+            .header(header::USER_AGENT, &agent)
+            .header(X_REQUEST_ID, &request_id)
+            .body(())
+            .expect("request");
+        let (mut parts, ()) = request.into_parts();
+        let meta = RequestMeta::from_request_parts(&mut parts, &())
+            .await
+            .expect("meta");
+        assert_eq!(meta.user_agent.chars().count(), limits::USER_AGENT_CHARS);
+        assert!(meta.user_agent.ends_with("A…"), "marked as cut");
+        assert_eq!(meta.request_id.chars().count(), limits::ID_CHARS);
+        assert!(meta.request_id.ends_with("r…"));
+        let entry = Recorder::entry(
+            &meta,
+            AuditLogType::LoginSuccess,
+            Actor::anonymous(),
+            None,
+            None,
+        );
+        entry
+            .validate(time::OffsetDateTime::now_utc())
+            .expect("the entry is valid, so it records");
+        // Values within the limits are kept whole, multi-byte characters included.
+        assert_eq!(truncate_marked("é".repeat(1024), 1024), "é".repeat(1024));
+        assert_eq!(
+            truncate_marked("é".repeat(1025), 1024),
+            format!("{}…", "é".repeat(1023))
+        );
     }
 
     fn proxies() -> Vec<IpNet> {

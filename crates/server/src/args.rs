@@ -147,6 +147,24 @@ pub struct HttpArgs {
           value_name = "SECS", value_parser = number::<u64>())]
     #[serde(skip_serializing_if = "unset")]
     pub request_timeout_secs: Option<Setting<u64>>,
+    /// Close a connection that has nothing in flight and moves no byte for this many
+    /// seconds, over HTTP/1 and HTTP/2 [default: 60].
+    #[arg(long, env = "AUDITLOG_IDLE_TIMEOUT_SECS", hide_env_values = true,
+          value_name = "SECS", value_parser = number::<u64>())]
+    #[serde(skip_serializing_if = "unset")]
+    pub idle_timeout_secs: Option<Setting<u64>>,
+    /// The most connections open at once; past it a new one waits a second for a slot,
+    /// else is closed [default: 1024, or the open-file limit less 64 when lower].
+    #[arg(long, env = "AUDITLOG_MAX_CONNECTIONS", hide_env_values = true,
+          value_name = "N", value_parser = number::<usize>())]
+    #[serde(skip_serializing_if = "unset")]
+    pub max_connections: Option<Setting<usize>>,
+    /// How long requests in flight may take to finish after SIGTERM or Ctrl-C, in
+    /// seconds; connections still open then are closed [default: 10].
+    #[arg(long, env = "AUDITLOG_SHUTDOWN_DRAIN_SECS", hide_env_values = true,
+          value_name = "SECS", value_parser = number::<u64>())]
+    #[serde(skip_serializing_if = "unset")]
+    pub shutdown_drain_secs: Option<Setting<u64>>,
     /// Origins that CORS allows, separated by commas [default: none, CORS off].
     #[arg(long, env = "AUDITLOG_CORS_ORIGINS", hide_env_values = true,
           value_name = "ORIGINS", value_delimiter = ',', value_parser = text())]

@@ -27,7 +27,18 @@ impl ServeConfig {
             body_limit: settings.body_limit,
             cors_origins,
             request_timeout: Duration::from_secs(settings.request_timeout_secs),
+            idle_timeout: Duration::from_secs(settings.idle_timeout_secs),
+            max_connections: settings
+                .max_connections
+                .unwrap_or_else(auditlog_http::connections::default_max_connections),
+            shutdown_drain: Duration::from_secs(settings.shutdown_drain_secs),
         };
+        if settings.idle_timeout_secs == 0 {
+            anyhow::bail!("idle_timeout_secs (AUDITLOG_IDLE_TIMEOUT_SECS) must be at least 1");
+        }
+        if settings.max_connections == Some(0) {
+            anyhow::bail!("max_connections (AUDITLOG_MAX_CONNECTIONS) must be at least 1");
+        }
         let console_output = match settings.console_output {
             ConsoleOutput::Off => None,
             ConsoleOutput::Stdout => Some(ConsoleTarget::Stdout),
@@ -79,19 +90,72 @@ fn host_of(url: &str) -> Option<String> {
 }
 
 fn parse_origins(list: &[String]) -> anyhow::Result<Vec<HeaderValue>> {
-    list.iter()
+    let origins: Vec<&str> = list
+        .iter()
         .map(|origin| origin.trim())
         .filter(|s| !s.is_empty())
+        .collect();
+    if origins.contains(&"*") && origins.len() > 1 {
+        anyhow::bail!("'*' (any origin) stands alone, not beside other origins");
+    }
+    origins
+        .into_iter()
         .map(|origin| {
+            if origin != "*" {
+                check_origin(origin)?;
+            }
             HeaderValue::from_str(origin)
                 .map_err(|_| anyhow::anyhow!("'{origin}' is not a valid origin"))
         })
         .collect()
 }
 
+/// An origin as browsers send it: `http` or `https`, a host, an optional port, and
+/// nothing after (a trailing `/` would never match).
+fn check_origin(origin: &str) -> anyhow::Result<()> {
+    let uri: axum::http::Uri = origin
+        .parse()
+        .map_err(|_| anyhow::anyhow!("'{origin}' is not a valid origin"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let after_scheme = origin.split_once("://").map_or("", |(_, rest)| rest);
+    let bare = !after_scheme.contains(['/', '?', '#', '@']);
+    if !scheme_ok || uri.host().is_none_or(str::is_empty) || !bare {
+        anyhow::bail!(
+            "'{origin}' is not an origin: give scheme, host and port only, such as https://admin.example.com"
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::host_of;
+    use super::{host_of, parse_origins};
+
+    #[test]
+    fn origins_are_checked_and_a_lone_star_is_any() {
+        let parsed = |list: &[&str]| {
+            parse_origins(&list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .map_err(|err| err.to_string())
+        };
+        assert_eq!(parsed(&["*"]).expect("any").len(), 1);
+        assert_eq!(
+            parsed(&["https://a.example.com", " http://b.example:8080 "])
+                .expect("two")
+                .len(),
+            2
+        );
+        for (bad, says) in [
+            (&["*", "https://a.example.com"][..], "stands alone"),
+            (&["https://a.example.com/"], "not an origin"),
+            (&["https://a.example.com/path"], "not an origin"),
+            (&["ftp://a.example.com"], "not an origin"),
+            (&["a.example.com"], "not an origin"),
+            (&["https://user@a.example.com"], "not an origin"),
+        ] {
+            let err = parsed(bad).expect_err("refused");
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+    }
 
     #[test]
     fn the_origin_is_the_public_urls_host_without_port() {

@@ -125,7 +125,7 @@ pub async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<(
                 let status = key.status_at(now).as_str();
                 let expires = key.expires_at.map_or_else(|| "never".to_owned(), rfc3339);
                 let last_used = key.last_used_at.map_or_else(|| "never".to_owned(), rfc3339);
-                // `alk_...` begins the secret; `sha256:...` is of its hash, not of it.
+                // `alk_...` begins the secret; `chosen` says nothing of one.
                 let more = if key.prefix.starts_with(auditlog_domain::keys::SECRET_PREFIX) {
                     "..."
                 } else {

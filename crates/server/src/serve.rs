@@ -4,17 +4,38 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use auditlog_domain::{
-    ApiKeySecret, AuditLogStore, KeyStore, LogStore, NewApiKey, Scopes, log::VerifierKey,
+    ApiKeySecret, AuditLogStore, KeyStore, LogStore, NewApiKey, Scopes, keys::OPERATOR_PREFIX,
+    log::VerifierKey,
 };
 use auditlog_http::{AppState, console::ConsoleEcho};
 use auditlog_storage::{LogSigner, SeaOrmStore};
 use tokio::net::TcpListener;
+use uuid::Uuid;
 
 use crate::{banner, config::ServeConfig, database::Database, settings::LogFormat};
 
 /// The name of the tenant that `serve` and `migrate` create (and `seed` creates for the
 /// default tenant id) when it does not exist yet.
 pub const DEFAULT_TENANT_NAME: &str = "default";
+
+/// Revokes every active bootstrap key but `current`: a changed
+/// `AUDITLOG_BOOTSTRAP_API_KEY` (or bootstrap tenant) must not leave the secret it
+/// replaced working. Bootstrap keys are those named `bootstrap` whose secret an
+/// operator chose; keys made by `keys create` have generated secrets and are left alone.
+async fn revoke_earlier_bootstrap_keys(store: &SeaOrmStore, current: Uuid) -> anyhow::Result<()> {
+    for key in store.keys(None).await? {
+        let bootstrap = key.name == "bootstrap" && key.prefix == OPERATOR_PREFIX;
+        if bootstrap && key.id != current && key.revoked_at.is_none() {
+            store.revoke_key(key.id).await?;
+            tracing::warn!(
+                key_id = %key.id,
+                tenant_id = %key.tenant_id,
+                "an earlier bootstrap key was revoked: AUDITLOG_BOOTSTRAP_API_KEY changed"
+            );
+        }
+    }
+    Ok(())
+}
 
 pub async fn run(
     store: Arc<SeaOrmStore>,
@@ -44,6 +65,7 @@ pub async fn run(
         } else {
             tracing::warn!(key_id = %key.id, "the bootstrap key was revoked and stays revoked");
         }
+        revoke_earlier_bootstrap_keys(store.as_ref(), key.id).await?;
     }
     let logs: Arc<dyn AuditLogStore> = match config.console_output {
         Some(target) => Arc::new(ConsoleEcho::new(store.clone(), target)),
@@ -67,6 +89,13 @@ pub async fn run(
     let addr = listener.local_addr()?;
     banner::print(addr, database, tenant, log_format);
     let config = state.config.clone();
+    if !addr.ip().is_loopback() && config.public_url.is_none() {
+        tracing::warn!(
+            %addr,
+            "listening beyond this machine without AUDITLOG_PUBLIC_URL: Link headers name \
+             whatever host a client sends; set AUDITLOG_PUBLIC_URL to the address clients use"
+        );
+    }
     auditlog_http::serve(
         listener,
         auditlog_http::build_router(state),

@@ -59,6 +59,12 @@ pub struct Settings {
     pub body_limit: usize,
     /// The longest a request may take, in seconds.
     pub request_timeout_secs: u64,
+    /// How long an idle connection stays open, in seconds.
+    pub idle_timeout_secs: u64,
+    /// The most connections open at once; from the open-file limit when absent.
+    pub max_connections: Option<usize>,
+    /// How long requests in flight may take to finish at shutdown, in seconds.
+    pub shutdown_drain_secs: u64,
     /// Origins that CORS allows; CORS is off when empty.
     pub cors_origins: Vec<String>,
     /// Where recorded entries are echoed.
@@ -83,6 +89,9 @@ impl Default for Settings {
             public_url: None,
             body_limit: 4 * 1024 * 1024,
             request_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            max_connections: None,
+            shutdown_drain_secs: 10,
             cors_origins: Vec::new(),
             console_output: ConsoleOutput::Off,
             bootstrap_api_key: None,

@@ -117,23 +117,18 @@ backend_test!(
                 let expected = if op.post { 201 } else { 200 };
                 assert_eq!(response.status(), expected, "{op:?} with {presented:?}");
             }
-            // Both headers, with different keys: the variant's own header decides.
+            // Both headers: the same key in each is that key; two different keys are
+            // refused whichever of them is valid, and the answer names both headers.
             let url = if op.admin {
                 app.admin_url()
             } else {
                 app.passkey_url()
             };
-            for (native_ok, status) in [(true, 200), (false, 401)] {
-                let (native, other) = if native_ok {
-                    (&app.read_key, &wrong)
-                } else {
-                    (&wrong, &app.read_key)
-                };
-                let (bearer, api_key) = if op.admin {
-                    (native, other)
-                } else {
-                    (other, native)
-                };
+            for (bearer, api_key, status) in [
+                (&app.read_key, &app.read_key, 200),
+                (&app.read_key, &wrong, 401),
+                (&wrong, &app.read_key, 401),
+            ] {
                 let response = app
                     .client
                     .get(&url)
@@ -142,12 +137,48 @@ backend_test!(
                     .send()
                     .await
                     .expect("a response");
-                assert_eq!(
-                    response.status(),
-                    status,
-                    "{op:?}: the native header decides"
+                assert_eq!(response.status(), status, "{op:?}");
+                if status == 401 {
+                    let message = expect_error(response, op.admin, 401, "two keys").await;
+                    assert!(
+                        message.contains("apiKey") && message.contains("Authorization"),
+                        "{message}"
+                    );
+                }
+            }
+            // A header that is there but empty is named, even beside a valid key in the
+            // other one.
+            for (bearer, api_key, empty) in [
+                ("", app.read_key.as_str(), "Authorization"),
+                (app.read_key.as_str(), "", "apiKey"),
+            ] {
+                let response = app
+                    .client
+                    .get(&url)
+                    .header("authorization", format!("Bearer {bearer}"))
+                    .header("apiKey", api_key)
+                    .send()
+                    .await
+                    .expect("a response");
+                let message = expect_error(response, op.admin, 401, "an empty header").await;
+                assert!(
+                    message.contains(&format!("the {empty} header carries no key")),
+                    "{message}"
                 );
             }
+        }
+        // On the passkey variant, whose header is apiKey, an Authorization of another
+        // scheme beside it (a proxy's, say) is left alone; the admin API refuses it.
+        for (url, status) in [(app.passkey_url(), 200), (app.admin_url(), 401)] {
+            let response = app
+                .client
+                .get(&url)
+                .header("authorization", "Basic dXNlcjpwYXNz")
+                .header("apiKey", &app.read_key)
+                .send()
+                .await
+                .expect("a response");
+            assert_eq!(response.status(), status, "{url}");
         }
         // The other tenant's key, in the admin API's other header, still reads its own
         // tenant only.

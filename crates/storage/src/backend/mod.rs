@@ -67,7 +67,10 @@ pub(crate) async fn connect(url: &str, options: &StoreOptions) -> Result<Connect
         .acquire_timeout(options.acquire_timeout)
         .sqlx_logging(false);
     let file = match backend {
-        Backend::Sqlite => sqlite::configure(&mut connect, url),
+        Backend::Sqlite => {
+            sqlite::create_owner_only(url);
+            sqlite::configure(&mut connect, url)
+        }
         Backend::Postgres => {
             postgres::probe(url).await?;
             postgres::configure(&mut connect);
@@ -251,13 +254,14 @@ impl Backend {
         }
     }
 
-    /// The statement of a page of a tenant's leaves for `verify`: from leaf `$2` on, at
-    /// most `$3`, in leaf order, each with the columns of the entry it names (null when
-    /// the tenant holds no such entry).
-    pub(crate) fn leaf_walk(self) -> &'static str {
+    /// The statement of `verify`'s first pass: every entry of tenant `$1` beside the
+    /// leaf that names it (`leaf_index`, `entry_id`, `hashes`, then the entry's
+    /// columns), a leaf without its entry with the entry's columns null, and an entry
+    /// in no leaf with the leaf's null; in no particular order.
+    pub(crate) fn leaf_match(self) -> &'static str {
         match self {
-            Backend::Sqlite => sqlite::LEAF_WALK,
-            Backend::Postgres => postgres::tree::LEAF_WALK,
+            Backend::Sqlite => sqlite::LEAF_MATCH,
+            Backend::Postgres => postgres::tree::LEAF_MATCH,
         }
     }
 

@@ -40,6 +40,32 @@ const BULK_ROWS: usize = 2000;
 /// Leaves per `INSERT`, and queue rows or ids per `... IN (...)`, of the integrator.
 const LOG_CHUNK: usize = 1000;
 
+/// Creates the database file of `url` readable and writable by its owner only, when
+/// it is missing and the URL lets it be created (SQLite gives its journal and WAL the
+/// file's permissions): entries hold personal data. An existing file is left as it is.
+pub(super) fn create_owner_only(url: &str) {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mode = query.split('&').find_map(|pair| pair.strip_prefix("mode="));
+    let creates = matches!(mode, None | Some("rwc"));
+    if !creates || path.is_empty() || path == ":memory:" || mode == Some("memory") {
+        return;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    // An existing file is kept as it is; a missing directory and the like are for
+    // SQLite to name when it opens the file.
+    let _ = options.open(path);
+}
+
 /// Pragmas for every pooled connection: durable commits, waiting for locks, and a file
 /// that is created when missing. Returns whether the database is a file (not in memory).
 pub(super) fn configure(connect: &mut ConnectOptions, url: &str) -> bool {
@@ -314,11 +340,16 @@ pub(super) const NEW_HEAD: &str = "INSERT INTO audit_log_heads (tenant_id, size)
      SELECT ?1, COALESCE(MAX(leaf_index) + 1, 0) FROM audit_log_leaves WHERE tenant_id = ?1 \
      ON CONFLICT (tenant_id) DO NOTHING";
 
-/// [`super::Backend::leaf_walk`] on SQLite, which looks each leaf's entry up by key.
-pub(super) const LEAF_WALK: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, e.* \
+/// [`super::Backend::leaf_match`] on SQLite: the leaves with their entries, then the
+/// entries in no leaf (the two halves of a full join, each by key lookups).
+pub(super) const LEAF_MATCH: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, e.* \
      FROM audit_log_leaves l LEFT JOIN audit_logs e \
        ON e.tenant_id = l.tenant_id AND e.id = l.entry_id \
-     WHERE l.tenant_id = ?1 AND l.leaf_index >= ?2 ORDER BY l.leaf_index LIMIT ?3";
+     WHERE l.tenant_id = ?1 \
+     UNION ALL \
+     SELECT NULL, NULL, NULL, e.* FROM audit_logs e WHERE e.tenant_id = ?1 \
+       AND NOT EXISTS (SELECT 1 FROM audit_log_leaves l \
+         WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id)";
 
 /// [`super::Backend::insert_leaves`], a thousand rows a statement.
 pub(super) async fn insert_leaves<C: ConnectionTrait>(

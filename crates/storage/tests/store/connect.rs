@@ -23,6 +23,50 @@ async fn pragma(txn: &DatabaseTransaction, name: &str) -> String {
         .expect("a value")
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_sqlite_file_and_its_wal_are_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mode = |name: &str| {
+        std::fs::metadata(dir.path().join(name))
+            .unwrap_or_else(|err| panic!("{name}: {err}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for url in [
+        format!("sqlite://{}", dir.path().join("a.db").display()),
+        format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display()),
+    ] {
+        let store = SeaOrmStore::connect(&url, StoreOptions::default())
+            .await
+            .expect("connect");
+        store
+            .append(
+                Uuid::new_v4(),
+                vec![entry("10.0.0.1", "2026-01-01T00:00:00Z")],
+            )
+            .await
+            .expect("a write, so that the WAL exists");
+        assert!(store.connection().ping().await.is_ok());
+    }
+    for name in ["a.db", "a.db-wal", "b.db", "b.db-wal"] {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+    // An existing file keeps the permissions its owner gave it.
+    let shared = dir.path().join("shared.db");
+    std::fs::write(&shared, b"").expect("an empty file");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    SeaOrmStore::connect(
+        &format!("sqlite://{}", shared.display()),
+        StoreOptions::default(),
+    )
+    .await
+    .expect("connect");
+    assert_eq!(mode("shared.db"), 0o640);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_pragmas_apply_to_every_pooled_connection() {
     let dir = tempfile::tempdir().expect("temp dir");
