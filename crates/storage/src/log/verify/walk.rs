@@ -20,7 +20,7 @@ use auditlog_domain::StoreError;
 use futures::StreamExt;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
-    QueryResult, QuerySelect, Statement, StreamTrait,
+    QuerySelect, Statement, StreamTrait,
 };
 use tlog_tiles::Hash;
 use uuid::Uuid;
@@ -53,17 +53,82 @@ pub(super) struct Matched {
     mismatched: Vec<(u64, Uuid, Hash, Hash)>,
     /// Leaves whose entry the tenant does not hold: index, entry id, recorded hash.
     gone: Vec<(u64, Uuid, Hash)>,
+    /// Leaves whose entry makes no leaf at all, with why.
+    unmade: Vec<Finding>,
+    /// What was found beyond the kept lists.
+    unlisted: u64,
 }
 
-/// The first pass: each entry against the leaf that names it.
+/// A leaf beside its entry, as the first pass reads it.
+struct Pair {
+    index: u64,
+    /// The entry id the leaf names.
+    named: Uuid,
+    /// The leaf hash recorded; `None` when the stored hashes cannot be read, which the
+    /// second pass reports.
+    recorded: Option<Hash>,
+    /// The entry's row, or why it cannot be read; `None` when the tenant holds no
+    /// such entry.
+    entry: Option<Result<entry::Model, String>>,
+}
+
+/// Pairs handed to a worker at a time.
+const PAIRS_PER_BATCH: usize = 512;
+/// Batches waiting for each worker.
+const BATCHES_AHEAD: usize = 4;
+
+/// The first pass: each entry against the leaf that names it. This task reads the
+/// rows; workers on the blocking pool, one a core, recompute the leaves meanwhile.
 pub(super) async fn match_entries(
     txn: &DatabaseTransaction,
     backend: Backend,
     report: &mut TenantReport,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Matched, StoreError> {
-    let tenant_id = report.tenant_id;
+    let workers = std::thread::available_parallelism()
+        .map_or(2, std::num::NonZeroUsize::get)
+        .clamp(1, 8);
+    let mut queues = Vec::with_capacity(workers);
+    let mut handles = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (queue, mut batches) = tokio::sync::mpsc::channel::<Vec<Pair>>(BATCHES_AHEAD);
+        queues.push(queue);
+        handles.push(tokio::task::spawn_blocking(move || {
+            let mut found = Matched::default();
+            while let Some(batch) = batches.blocking_recv() {
+                for pair in batch {
+                    found.take(pair);
+                }
+            }
+            found
+        }));
+    }
+    let read = read_pairs(txn, backend, report.tenant_id, &queues, progress).await;
+    drop(queues);
     let mut matched = Matched::default();
+    for handle in handles {
+        let part = handle
+            .await
+            .map_err(|err| StoreError::Backend(format!("recomputing the leaves failed: {err}")))?;
+        matched.merge(part);
+    }
+    matched.unlogged = read?;
+    report.unlisted += matched.unlisted;
+    for finding in std::mem::take(&mut matched.unmade) {
+        report.found(finding);
+    }
+    Ok(matched)
+}
+
+/// Reads the pairs of the first pass and deals them out to `queues` in batches;
+/// returns how many of the tenant's entries are in no leaf.
+async fn read_pairs(
+    txn: &DatabaseTransaction,
+    backend: Backend,
+    tenant_id: Uuid,
+    queues: &[tokio::sync::mpsc::Sender<Vec<Pair>>],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64, StoreError> {
     let mut rows = txn
         .stream_raw(Statement::from_sql_and_values(
             ConnectionTrait::get_database_backend(txn),
@@ -72,61 +137,120 @@ pub(super) async fn match_entries(
         ))
         .await
         .map_err(db_error)?;
+    let mut unlogged = 0;
     let mut leaves = 0u64;
+    let mut batch = Vec::with_capacity(PAIRS_PER_BATCH);
+    let mut next_queue = 0;
     while let Some(row) = rows.next().await {
         let row = row.map_err(db_error)?;
-        let leaf: Option<i64> = row.try_get("", "leaf_index").map_err(db_error)?;
-        let entry_id: Option<Uuid> = row.try_get("", "id").map_err(db_error)?;
+        let leaf: Option<i64> = row.try_get_by_index(0).map_err(db_error)?;
         let Some(index) = leaf else {
             // An entry in no leaf: queued for the log, or inserted behind its back;
             // the count tells after the pass.
-            matched.unlogged += 1;
+            unlogged += 1;
             continue;
         };
-        let index = u64::try_from(index).unwrap_or(u64::MAX);
-        let named: Uuid = row.try_get("", "entry_id").map_err(db_error)?;
-        let hashes: Vec<u8> = row.try_get("", "hashes").map_err(db_error)?;
-        // An unreadable row of hashes is the second pass's to report.
-        let recorded = split(&hashes).and_then(|hashes| hashes.first().copied());
+        let named: Uuid = row.try_get_by_index(1).map_err(db_error)?;
+        let hashes: Vec<u8> = row.try_get_by_index(2).map_err(db_error)?;
+        let found: Option<Uuid> = row.try_get("", "id").map_err(db_error)?;
+        batch.push(Pair {
+            index: u64::try_from(index).unwrap_or(u64::MAX),
+            named,
+            recorded: split(&hashes).and_then(|hashes| hashes.first().copied()),
+            entry: found
+                .map(|_| entry::Model::from_query_result(&row, "").map_err(|err| err.to_string())),
+        });
         leaves += 1;
-        if leaves.is_multiple_of(PROGRESS_EVERY) {
-            progress(leaves);
-        }
-        if entry_id.is_none() {
-            if let Some(recorded) = recorded {
-                keep(&mut matched.gone, (index, named, recorded), report);
+        if batch.len() == PAIRS_PER_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(PAIRS_PER_BATCH));
+            send(&queues[next_queue], full).await?;
+            next_queue = (next_queue + 1) % queues.len();
+            if leaves.is_multiple_of(PROGRESS_EVERY) {
+                progress(leaves);
             }
-            continue;
         }
-        matched.present += 1;
-        match made_leaf(&row) {
+    }
+    if !batch.is_empty() {
+        send(&queues[next_queue], batch).await?;
+    }
+    progress(leaves);
+    Ok(unlogged)
+}
+
+async fn send(
+    queue: &tokio::sync::mpsc::Sender<Vec<Pair>>,
+    batch: Vec<Pair>,
+) -> Result<(), StoreError> {
+    queue
+        .send(batch)
+        .await
+        .map_err(|_| StoreError::Backend("recomputing the leaves stopped".to_owned()))
+}
+
+impl Matched {
+    /// Recomputes one leaf from its entry and notes what disagrees.
+    fn take(&mut self, pair: Pair) {
+        let Pair {
+            index,
+            named,
+            recorded,
+            entry,
+        } = pair;
+        let Some(entry) = entry else {
+            if let Some(recorded) = recorded {
+                bounded(&mut self.gone, (index, named, recorded), &mut self.unlisted);
+            }
+            return;
+        };
+        self.present += 1;
+        match entry.and_then(|row| leaf_of_row(row).map_err(|err| err.to_string())) {
             Ok(made) => {
                 if let Some(recorded) = recorded
                     && made != recorded
                 {
-                    keep(
-                        &mut matched.mismatched,
+                    bounded(
+                        &mut self.mismatched,
                         (index, named, made, recorded),
-                        report,
+                        &mut self.unlisted,
                     );
                 }
             }
-            Err(err) => report.found(Finding {
-                change: Change::Changed,
-                leaf_index: Some(index),
-                entry_id: Some(named),
-                detail: format!("the entry makes no leaf: {err}"),
-            }),
+            Err(err) => bounded(
+                &mut self.unmade,
+                Finding {
+                    change: Change::Changed,
+                    leaf_index: Some(index),
+                    entry_id: Some(named),
+                    detail: format!("the entry makes no leaf: {err}"),
+                },
+                &mut self.unlisted,
+            ),
         }
     }
-    progress(leaves);
-    Ok(matched)
+
+    /// Takes in what another worker found.
+    fn merge(&mut self, other: Matched) {
+        self.present += other.present;
+        self.unlisted += other.unlisted;
+        for item in other.mismatched {
+            bounded(&mut self.mismatched, item, &mut self.unlisted);
+        }
+        for item in other.gone {
+            bounded(&mut self.gone, item, &mut self.unlisted);
+        }
+        for item in other.unmade {
+            bounded(&mut self.unmade, item, &mut self.unlisted);
+        }
+    }
 }
 
-/// The leaf hash that the entry of `row` makes.
-fn made_leaf(row: &QueryResult) -> Result<Hash, String> {
-    let model = entry::Model::from_query_result(row, "").map_err(|err| err.to_string())?;
-    leaf_of_row(model).map_err(|err| err.to_string())
+/// Keeps `item` in `list`, or counts it in `unlisted` once enough are kept.
+fn bounded<T>(list: &mut Vec<T>, item: T, unlisted: &mut u64) {
+    if list.len() < MAX_FINDINGS {
+        list.push(item);
+    } else {
+        *unlisted += 1;
+    }
 }
 
 /// The second pass: the tree rebuilt from the recorded leaf hashes, in leaf order,
@@ -283,15 +407,6 @@ impl Matched {
             }
         }
         Ok(())
-    }
-}
-
-/// Keeps a leaf to look at after the walk, or counts it once enough are kept.
-fn keep<T>(list: &mut Vec<T>, item: T, report: &mut TenantReport) {
-    if list.len() < MAX_FINDINGS {
-        list.push(item);
-    } else {
-        report.unlisted += 1;
     }
 }
 
