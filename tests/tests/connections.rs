@@ -113,7 +113,7 @@ async fn past_the_cap_new_connections_are_closed_unserved_and_the_rest_go_on() {
     assert!(health(&mut first).await.contains("200"));
     let mut second = connect(&app).await;
     assert!(health(&mut second).await.contains("200"));
-    // Both slots held: a third is closed without an answer once it has waited.
+    // Both slots held: a third is closed without an answer.
     let mut third = connect(&app).await;
     third
         .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")

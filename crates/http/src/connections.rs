@@ -3,8 +3,8 @@
 //!   [`HttpConfig::idle_timeout`](crate::HttpConfig) is closed, over HTTP/1 and HTTP/2
 //!   alike (hyper's own timeouts start only once a request begins, and HTTP/2 has none);
 //! - at most [`HttpConfig::max_connections`](crate::HttpConfig) are open at once: past
-//!   that, a new connection waits up to [`CAP_WAIT`] for one to end and is closed
-//!   otherwise, so those in progress are not harmed;
+//!   that, a new connection is closed unserved at once, so those in progress are not
+//!   harmed and those queued behind it are not held up;
 //! - failed accepts (out of file descriptors, say) are logged at most once a second,
 //!   with the count of those not logged.
 
@@ -22,9 +22,6 @@ use std::{
 use axum::body::{Body, Bytes};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
-/// How long a connection past the cap waits for another to end.
-pub(crate) const CAP_WAIT: Duration = Duration::from_secs(1);
 
 /// The default cap on open connections: 1,024, or fewer where the process may open
 /// fewer files (keeping 64 for the database pool, the log and the rest).

@@ -160,7 +160,7 @@ pub async fn serve(
     };
     use tower::ServiceExt;
 
-    use crate::connections::{Activity, CAP_WAIT, Guarded, RateLimited, Tracked};
+    use crate::connections::{Activity, Guarded, RateLimited, Tracked};
 
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -189,24 +189,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        // Past the cap, the new connection waits briefly for a slot (and the next ones
-        // wait in the listen queue meanwhile), else it is closed unserved.
-        let slot = match Arc::clone(&slots).try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                let waited = tokio::select! {
-                    slot = tokio::time::timeout(CAP_WAIT, Arc::clone(&slots).acquire_owned()) => slot,
-                    () = &mut shutdown => break,
-                };
-                match waited {
-                    Ok(Ok(slot)) => slot,
-                    _ => {
-                        over_cap.warn(None);
-                        drop(stream);
-                        continue;
-                    }
-                }
-            }
+        // Past the cap, the new connection is closed unserved at once: waiting here
+        // would hold up every connection queued behind it.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            over_cap.warn(None);
+            drop(stream);
+            continue;
         };
         let activity = Activity::new();
         let service = {

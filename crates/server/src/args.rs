@@ -153,8 +153,8 @@ pub struct HttpArgs {
           value_name = "SECS", value_parser = number::<u64>())]
     #[serde(skip_serializing_if = "unset")]
     pub idle_timeout_secs: Option<Setting<u64>>,
-    /// The most connections open at once; past it a new one waits a second for a slot,
-    /// else is closed [default: 1024, or the open-file limit less 64 when lower].
+    /// The most connections open at once; past it a new one is closed unserved
+    /// [default: 1024, or the open-file limit less 64 when lower].
     #[arg(long, env = "AUDITLOG_MAX_CONNECTIONS", hide_env_values = true,
           value_name = "N", value_parser = number::<usize>())]
     #[serde(skip_serializing_if = "unset")]
