@@ -273,7 +273,7 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
-        "Written by `make bench` (crates/bench) on {}, commit {}, in {:.1} minutes. Every figure below comes from that run; [reproduce](#how-to-reproduce) it to check them.\n",
+        "Written by `make bench` (crates/bench) on {}, commit {}, in {:.1} minutes. Every figure below comes from that run, except the last section when there is one ([The log's cost, measured alternately](#the-logs-cost-measured-alternately): runs of two builds side by side, kept from one report to the next); [reproduce](#how-to-reproduce) it to check them.\n",
         m.date,
         m.commit,
         report.wall_seconds / 60.0
