@@ -1,9 +1,14 @@
 //! The leaf of an entry: the RFC 8785 (JCS) canonical JSON of the entry as the API
 //! serves it, without `updated_at`, and its RFC 9162 leaf hash.
 
-use serde_json::{Map, Number, Value};
+use std::net::IpAddr;
 
-use crate::{AuditLog, limits};
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{AuditLog, AuditLogType, limits};
 
 use super::Hash;
 
@@ -56,18 +61,51 @@ pub fn leaf_bytes(entry: &AuditLog) -> Result<Vec<u8>, LeafError> {
             value: value.to_string(),
         });
     }
-    // The values come from the API's own serialisation, so the leaf cannot drift from
-    // what the API serves; the members come from the fixed list, so a new field of
-    // `AuditLog` does not change the leaf of an existing entry.
-    let served = serde_json::to_value(entry).map_err(|e| LeafError::Canonical(e.to_string()))?;
-    let Value::Object(mut served) = served else {
-        return Err(LeafError::Canonical("an entry is not a JSON object".into()));
-    };
-    let leaf: Map<String, Value> = LEAF_MEMBERS
-        .iter()
-        .filter_map(|&member| served.remove(member).map(|v| (member.to_owned(), v)))
-        .collect();
-    serde_json_canonicalizer::to_vec(&leaf).map_err(|e| LeafError::Canonical(e.to_string()))
+    serde_json_canonicalizer::to_vec(&LeafView::of(entry))
+        .map_err(|e| LeafError::Canonical(e.to_string()))
+}
+
+/// The [`LEAF_MEMBERS`] of an entry, borrowed, each declared as [`AuditLog`] declares
+/// it (same type, same serde attributes), so that each serialises to the value the
+/// API serves, and the canonical JSON writer reads them without an intermediate JSON
+/// tree. A new field of `AuditLog` is not a member until it is added here.
+#[derive(Serialize)]
+struct LeafView<'a> {
+    id: Uuid,
+    tenant_id: Uuid,
+    #[serde(rename = "type")]
+    r#type: AuditLogType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    meta_http_request_id: &'a str,
+    meta_source_ip: IpAddr,
+    meta_user_agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor_user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor_email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a Map<String, Value>>,
+    #[serde(serialize_with = "crate::entry::timestamp::serialize")]
+    created_at: OffsetDateTime,
+}
+
+impl<'a> LeafView<'a> {
+    fn of(entry: &'a AuditLog) -> Self {
+        Self {
+            id: entry.id,
+            tenant_id: entry.tenant_id,
+            r#type: entry.r#type,
+            error: entry.error.as_deref(),
+            meta_http_request_id: &entry.meta_http_request_id,
+            meta_source_ip: entry.meta_source_ip,
+            meta_user_agent: &entry.meta_user_agent,
+            actor_user_id: entry.actor_user_id.as_deref(),
+            actor_email: entry.actor_email.as_deref(),
+            details: entry.details.as_ref(),
+            created_at: entry.created_at,
+        }
+    }
 }
 
 /// The RFC 9162 leaf hash of leaf bytes: SHA-256(0x00 || bytes).
@@ -165,6 +203,52 @@ mod tests {
 
     fn leaf_text(entry: &AuditLog) -> String {
         String::from_utf8(leaf_bytes(entry).expect("leaf")).expect("utf-8")
+    }
+
+    /// The leaf as the API's whole serialisation makes it: the entry as a JSON value,
+    /// the members picked from it, then canonical JSON.
+    fn leaf_from_served(entry: &AuditLog) -> Vec<u8> {
+        let served = serde_json::to_value(entry).expect("serialises");
+        let Value::Object(mut served) = served else {
+            panic!("an object")
+        };
+        let leaf: Map<String, Value> = LEAF_MEMBERS
+            .iter()
+            .filter_map(|&member| served.remove(member).map(|v| (member.to_owned(), v)))
+            .collect();
+        serde_json_canonicalizer::to_vec(&leaf).expect("canonical")
+    }
+
+    #[test]
+    fn the_leaf_is_the_served_entry_picked_and_canonical() {
+        let mut cases = vec![minimal(), full()];
+        for mask in 0u8..32 {
+            let mut entry = full();
+            if mask & 1 == 0 {
+                entry.error = None;
+            }
+            if mask & 2 == 0 {
+                entry.actor_user_id = None;
+            }
+            if mask & 4 == 0 {
+                entry.actor_email = None;
+            }
+            if mask & 8 == 0 {
+                entry.details = None;
+            }
+            if mask & 16 == 0 {
+                entry.meta_source_ip = "::ffff:192.0.2.1".parse().expect("ip");
+                entry.meta_user_agent = "\u{0001}\u{1f}\u{7f}\u{2028}".into();
+            }
+            cases.push(entry);
+        }
+        for entry in &cases {
+            assert_eq!(
+                leaf_bytes(entry).expect("leaf"),
+                leaf_from_served(entry),
+                "{entry:?}"
+            );
+        }
     }
 
     #[test]
