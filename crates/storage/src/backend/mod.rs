@@ -265,6 +265,18 @@ impl Backend {
         }
     }
 
+    /// Settings for `verify`'s statements, for the rest of the transaction `txn`.
+    pub(crate) async fn tune_for_verify(self, txn: &DatabaseTransaction) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite => Ok(()),
+            Backend::Postgres => txn
+                .execute_unprepared(postgres::tree::VERIFY_WORK_MEM)
+                .await
+                .map(drop)
+                .map_err(db_error),
+        }
+    }
+
     /// Whether the store's connections have been closed.
     pub(crate) fn is_closed(self, db: &DatabaseConnection) -> bool {
         match self {

@@ -178,6 +178,7 @@ impl SeaOrmStore {
             ..TenantReport::default()
         };
         let checked = async {
+            backend.tune_for_verify(&txn).await?;
             let kept = checkpoints::Kept::read(&txn, tenant_id, key, &origin, &mut report).await?;
             let matched = walk::match_entries(&txn, backend, &mut report, progress).await?;
             report.leaves = walk::rebuild_tree(&txn, kept, &mut report).await?;
