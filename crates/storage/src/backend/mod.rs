@@ -255,9 +255,10 @@ impl Backend {
     }
 
     /// The statement of `verify`'s first pass: every entry of tenant `$1` beside the
-    /// leaf that names it (`leaf_index`, `entry_id`, `hashes`, then the entry's
-    /// columns), a leaf without its entry with the entry's columns null, and an entry
-    /// in no leaf with the leaf's null; in no particular order.
+    /// leaf that names it (`leaf_index`, `entry_id`, `hashes`, then the entry's columns
+    /// that its leaf is made of, in the order of `log::verify::walk::LeafColumns`), a
+    /// leaf without its entry with the entry's columns null, and an entry in no leaf
+    /// with the leaf's null; in no particular order.
     pub(crate) fn leaf_match(self) -> &'static str {
         match self {
             Backend::Sqlite => sqlite::LEAF_MATCH,

@@ -342,12 +342,17 @@ pub(super) const NEW_HEAD: &str = "INSERT INTO audit_log_heads (tenant_id, size)
 
 /// [`super::Backend::leaf_match`] on SQLite: the leaves with their entries, then the
 /// entries in no leaf (the two halves of a full join, each by key lookups).
-pub(super) const LEAF_MATCH: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, e.* \
+pub(super) const LEAF_MATCH: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, \
+       e.id, e.tenant_id, e.\"type\", e.error, e.meta_http_request_id, e.meta_source_ip, \
+       e.meta_user_agent, e.actor_user_id, e.actor_email, e.details, e.created_at \
      FROM audit_log_leaves l LEFT JOIN audit_logs e \
        ON e.tenant_id = l.tenant_id AND e.id = l.entry_id \
      WHERE l.tenant_id = ?1 \
      UNION ALL \
-     SELECT NULL, NULL, NULL, e.* FROM audit_logs e WHERE e.tenant_id = ?1 \
+     SELECT NULL, NULL, NULL, \
+       e.id, e.tenant_id, e.\"type\", e.error, e.meta_http_request_id, e.meta_source_ip, \
+       e.meta_user_agent, e.actor_user_id, e.actor_email, e.details, e.created_at \
+     FROM audit_logs e WHERE e.tenant_id = ?1 \
        AND NOT EXISTS (SELECT 1 FROM audit_log_leaves l \
          WHERE l.tenant_id = e.tenant_id AND l.entry_id = e.id)";
 

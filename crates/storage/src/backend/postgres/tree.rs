@@ -27,7 +27,9 @@ pub(in crate::backend) const NEW_HEAD: &str = "INSERT INTO audit_log_heads (tena
 /// [`crate::backend::Backend::leaf_match`] on PostgreSQL: a full join, which it answers
 /// by hashing one side and passing once over the other, each table read in the order
 /// it keeps its rows.
-pub(in crate::backend) const LEAF_MATCH: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, e.* \
+pub(in crate::backend) const LEAF_MATCH: &str = "SELECT l.leaf_index, l.entry_id, l.hashes, \
+       e.id, e.tenant_id, e.\"type\", e.error, e.meta_http_request_id, e.meta_source_ip, \
+       e.meta_user_agent, e.actor_user_id, e.actor_email, e.details, e.created_at \
      FROM (SELECT * FROM audit_logs WHERE tenant_id = $1) e \
      FULL JOIN (SELECT leaf_index, entry_id, hashes FROM audit_log_leaves WHERE tenant_id = $1) l \
        ON l.entry_id = e.id";

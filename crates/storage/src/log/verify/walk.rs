@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use auditlog_domain::StoreError;
 use futures::StreamExt;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryResult,
     QuerySelect, Statement, StreamTrait,
 };
 use tlog_tiles::Hash;
@@ -67,9 +67,40 @@ struct Pair {
     /// The leaf hash recorded; `None` when the stored hashes cannot be read, which the
     /// second pass reports.
     recorded: Option<Hash>,
-    /// The entry's row, or why it cannot be read; `None` when the tenant holds no
+    /// The row, whose entry columns the worker reads; `None` when the tenant holds no
     /// such entry.
-    entry: Option<Result<entry::Model, String>>,
+    entry: Option<QueryResult>,
+}
+
+/// The position of the first entry column in a row of the first pass, after
+/// `leaf_index`, `entry_id` and `hashes`; the entry's columns follow in this order:
+/// `id`, `tenant_id`, `type`, `error`, `meta_http_request_id`, `meta_source_ip`,
+/// `meta_user_agent`, `actor_user_id`, `actor_email`, `details`, `created_at`.
+const ENTRY_AT: usize = 3;
+
+/// The entry of a first-pass row, read by position: the columns its leaf is made of.
+/// The row's other columns are not read: `updated_at` stands in for itself as
+/// `created_at` (no leaf member), and the search columns are left empty.
+fn entry_of(row: &QueryResult) -> Result<entry::Model, sea_orm::DbErr> {
+    let at = |k: usize| ENTRY_AT + k;
+    let created_at: i64 = row.try_get_by_index(at(10))?;
+    Ok(entry::Model {
+        id: row.try_get_by_index(at(0))?,
+        tenant_id: row.try_get_by_index(at(1))?,
+        r#type: row.try_get_by_index(at(2))?,
+        error: row.try_get_by_index(at(3))?,
+        meta_http_request_id: row.try_get_by_index(at(4))?,
+        meta_source_ip: row.try_get_by_index(at(5))?,
+        ip_key: Vec::new(),
+        meta_user_agent: row.try_get_by_index(at(6))?,
+        actor_user_id: row.try_get_by_index(at(7))?,
+        actor_user_id_ci: None,
+        actor_email: row.try_get_by_index(at(8))?,
+        actor_email_ci: None,
+        details: row.try_get_by_index(at(9))?,
+        created_at,
+        updated_at: created_at,
+    })
 }
 
 /// Pairs handed to a worker at a time.
@@ -152,13 +183,12 @@ async fn read_pairs(
         };
         let named: Uuid = row.try_get_by_index(1).map_err(db_error)?;
         let hashes: Vec<u8> = row.try_get_by_index(2).map_err(db_error)?;
-        let found: Option<Uuid> = row.try_get("", "id").map_err(db_error)?;
+        let found: Option<Uuid> = row.try_get_by_index(ENTRY_AT).map_err(db_error)?;
         batch.push(Pair {
             index: u64::try_from(index).unwrap_or(u64::MAX),
             named,
             recorded: split(&hashes).and_then(|hashes| hashes.first().copied()),
-            entry: found
-                .map(|_| entry::Model::from_query_result(&row, "").map_err(|err| err.to_string())),
+            entry: found.map(|_| row),
         });
         leaves += 1;
         if batch.len() == PAIRS_PER_BATCH {
@@ -203,7 +233,10 @@ impl Matched {
             return;
         };
         self.present += 1;
-        match entry.and_then(|row| leaf_of_row(row).map_err(|err| err.to_string())) {
+        let made = entry_of(&entry)
+            .map_err(|err| err.to_string())
+            .and_then(|row| leaf_of_row(row).map_err(|err| err.to_string()));
+        match made {
             Ok(made) => {
                 if let Some(recorded) = recorded
                     && made != recorded
