@@ -90,22 +90,23 @@ impl Drop for InFlight {
     }
 }
 
-/// An answer's body that keeps its request in flight until it is sent or dropped.
-pub(crate) struct Guarded {
+/// An answer's body that holds `G` (a request in flight, a slot of a limit) until it
+/// is sent or dropped.
+pub(crate) struct Guarded<G> {
     body: Body,
-    _in_flight: InFlight,
+    _guard: G,
 }
 
-impl Guarded {
-    pub(crate) fn body(body: Body, in_flight: InFlight) -> Body {
+impl<G: Send + Unpin + 'static> Guarded<G> {
+    pub(crate) fn body(body: Body, guard: G) -> Body {
         Body::new(Self {
             body,
-            _in_flight: in_flight,
+            _guard: guard,
         })
     }
 }
 
-impl HttpBody for Guarded {
+impl<G: Unpin> HttpBody for Guarded<G> {
     type Data = Bytes;
     type Error = axum::Error;
 

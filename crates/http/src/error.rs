@@ -138,6 +138,19 @@ impl ApiError {
         )
     }
 
+    /// 503 for a request that reads many entries while as many as the limit allows
+    /// are in progress.
+    pub(crate) fn busy(limit: usize) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{limit} requests that read many entries are in progress, as many as the server \
+                 takes at once; try again in a second"
+            ),
+        )
+        .kind("busy")
+    }
+
     /// 404 for a path that names nothing here.
     pub(crate) fn not_found(path: &str) -> Self {
         Self::new(

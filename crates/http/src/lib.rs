@@ -65,6 +65,8 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// How long requests in flight may take to finish once shutdown begins.
     pub shutdown_drain: Duration,
+    /// The most lists and exports served at once; past it a 503 with `Retry-After`.
+    pub max_expensive_requests: usize,
 }
 
 impl Default for HttpConfig {
@@ -78,6 +80,7 @@ impl Default for HttpConfig {
             idle_timeout: Duration::from_secs(60),
             max_connections: connections::default_max_connections(),
             shutdown_drain: Duration::from_secs(10),
+            max_expensive_requests: 16,
         }
     }
 }

@@ -3,13 +3,15 @@
 
 use std::{
     sync::{Arc, OnceLock},
-    time::Instant,
+    time::{Duration, Instant},
 };
+
+use tokio::sync::Semaphore;
 
 use auditlog_domain::ApiKey;
 use axum::{
     Router,
-    extract::Request,
+    extract::{Request, State},
     http::{HeaderValue, Method, StatusCode, Uri, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -28,9 +30,15 @@ use crate::{
     headers::{self, X_REQUEST_ID},
 };
 
-/// Adds the layers to `router`, outermost first: request id, log line, CORS, timeout.
+/// Adds the layers to `router`, outermost first: request id, log line, hygiene, CORS,
+/// timeout, the limit on requests that read many entries.
 pub(crate) fn wrap(router: Router, config: &HttpConfig) -> Router {
+    let slots = Arc::new(Slots {
+        free: Arc::new(Semaphore::new(config.max_expensive_requests)),
+        limit: config.max_expensive_requests,
+    });
     let mut router = router
+        .layer(middleware::from_fn_with_state(slots, limit_expensive))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
@@ -50,6 +58,47 @@ pub(crate) fn wrap(router: Router, config: &HttpConfig) -> Router {
         .layer(middleware::from_fn(log_request))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+}
+
+/// How long a request that reads many entries waits for a slot before its 503.
+const EXPENSIVE_WAIT: Duration = Duration::from_millis(250);
+
+/// The slots of [`limit_expensive`].
+#[derive(Debug)]
+pub(crate) struct Slots {
+    free: Arc<Semaphore>,
+    limit: usize,
+}
+
+/// Whether a request reads many entries: a list or an export, of either variant.
+fn is_expensive(method: &Method, path: &str) -> bool {
+    method == Method::GET && (path.ends_with("/audit_logs") || path.ends_with("/audit_logs/export"))
+}
+
+/// At most `max_expensive_requests` lists and exports at once, each holding its slot
+/// until its answer is sent: past that a request waits [`EXPENSIVE_WAIT`] for a slot,
+/// then gets a 503 with `Retry-After` in its variant's shape, so that they cannot
+/// queue without end nor hold memory without bound.
+pub(crate) async fn limit_expensive(
+    State(slots): State<Arc<Slots>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !is_expensive(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    let waited =
+        tokio::time::timeout(EXPENSIVE_WAIT, Arc::clone(&slots.free).acquire_owned()).await;
+    let Ok(Ok(slot)) = waited else {
+        let mut response = error::for_path(request.uri().path(), ApiError::busy(slots.limit));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request)
+        .await
+        .map(|body| crate::connections::Guarded::body(body, slot))
 }
 
 /// The policy of Swagger UI's pages: its own scripts only, no framing.
@@ -184,4 +233,74 @@ pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
         ApiError::method_not_allowed(method.as_str(), uri.path()),
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, routing::get};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn get_request(path: &str) -> Request {
+        Request::get(path).body(Body::empty()).expect("a request")
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_a_list_is_503_in_its_shape_and_the_rest_go_on() {
+        let (release, released) = tokio::sync::watch::channel(false);
+        let list = move || {
+            let mut released = released.clone();
+            async move {
+                while !*released.borrow() {
+                    if released.changed().await.is_err() {
+                        break;
+                    }
+                }
+                "listed"
+            }
+        };
+        let slots = Arc::new(Slots {
+            free: Arc::new(Semaphore::new(1)),
+            limit: 1,
+        });
+        let app = Router::new()
+            .route("/admin/audit_logs", get(list.clone()))
+            .route("/{tenant}/audit_logs", get(list))
+            .route("/health", get(|| async { "ok" }))
+            .layer(middleware::from_fn_with_state(slots, limit_expensive));
+        let first = tokio::spawn(app.clone().oneshot(get_request("/admin/audit_logs")));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for (path, field) in [("/admin/audit_logs", "code"), ("/t/audit_logs", "status")] {
+            let busy = app
+                .clone()
+                .oneshot(get_request(path))
+                .await
+                .expect("an answer");
+            assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+            assert_eq!(busy.headers()[header::RETRY_AFTER], "1", "{path}");
+            let body = axum::body::to_bytes(busy.into_body(), 10_000)
+                .await
+                .expect("a body");
+            let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+            assert_eq!(body[field], 503, "{path}: {body}");
+        }
+        // Nothing else is limited.
+        let health = app
+            .clone()
+            .oneshot(get_request("/health"))
+            .await
+            .expect("an answer");
+        assert_eq!(health.status(), StatusCode::OK);
+        // The first goes on, and its slot is free again once it is answered.
+        release.send(true).expect("released");
+        let first = first.await.expect("joined").expect("an answer");
+        assert_eq!(first.status(), StatusCode::OK);
+        drop(first);
+        let again = app
+            .oneshot(get_request("/t/audit_logs"))
+            .await
+            .expect("an answer");
+        assert_eq!(again.status(), StatusCode::OK);
+    }
 }

@@ -165,6 +165,12 @@ pub struct HttpArgs {
           value_name = "SECS", value_parser = number::<u64>())]
     #[serde(skip_serializing_if = "unset")]
     pub shutdown_drain_secs: Option<Setting<u64>>,
+    /// The most lists and exports served at once; past it a 503 with `Retry-After`
+    /// [default: 16].
+    #[arg(long, env = "AUDITLOG_MAX_EXPENSIVE_REQUESTS", hide_env_values = true,
+          value_name = "N", value_parser = number::<usize>())]
+    #[serde(skip_serializing_if = "unset")]
+    pub max_expensive_requests: Option<Setting<usize>>,
     /// Origins that CORS allows, separated by commas [default: none, CORS off].
     #[arg(long, env = "AUDITLOG_CORS_ORIGINS", hide_env_values = true,
           value_name = "ORIGINS", value_delimiter = ',', value_parser = text())]

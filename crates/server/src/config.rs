@@ -32,7 +32,13 @@ impl ServeConfig {
                 .max_connections
                 .unwrap_or_else(auditlog_http::connections::default_max_connections),
             shutdown_drain: Duration::from_secs(settings.shutdown_drain_secs),
+            max_expensive_requests: settings.max_expensive_requests,
         };
+        if settings.max_expensive_requests == 0 {
+            anyhow::bail!(
+                "max_expensive_requests (AUDITLOG_MAX_EXPENSIVE_REQUESTS) must be at least 1"
+            );
+        }
         if settings.idle_timeout_secs == 0 {
             anyhow::bail!("idle_timeout_secs (AUDITLOG_IDLE_TIMEOUT_SECS) must be at least 1");
         }

@@ -65,6 +65,8 @@ pub struct Settings {
     pub max_connections: Option<usize>,
     /// How long requests in flight may take to finish at shutdown, in seconds.
     pub shutdown_drain_secs: u64,
+    /// The most lists and exports served at once.
+    pub max_expensive_requests: usize,
     /// Origins that CORS allows; CORS is off when empty.
     pub cors_origins: Vec<String>,
     /// Where recorded entries are echoed.
@@ -92,6 +94,7 @@ impl Default for Settings {
             idle_timeout_secs: 60,
             max_connections: None,
             shutdown_drain_secs: 10,
+            max_expensive_requests: 16,
             cors_origins: Vec::new(),
             console_output: ConsoleOutput::Off,
             bootstrap_api_key: None,

@@ -76,6 +76,10 @@ fn help_and_the_man_page_never_show_an_environment_value() {
         ("--idle-timeout-secs", "AUDITLOG_IDLE_TIMEOUT_SECS"),
         ("--max-connections", "AUDITLOG_MAX_CONNECTIONS"),
         ("--shutdown-drain-secs", "AUDITLOG_SHUTDOWN_DRAIN_SECS"),
+        (
+            "--max-expensive-requests",
+            "AUDITLOG_MAX_EXPENSIVE_REQUESTS",
+        ),
         ("--cors-origins", "AUDITLOG_CORS_ORIGINS"),
         ("--console-output", "AUDITLOG_CONSOLE_OUTPUT"),
         ("--signing-key-file", "AUDITLOG_SIGNING_KEY_FILE"),
