@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The PostgreSQL that the tests use when it is set (CI sets it).
 export AUDITLOG_TEST_POSTGRES_URL ?=
 
-.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv schemathesis outage crash deny unit
+.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv schemathesis outage crash deny unit browser
 
 ## Serve on the embedded SQLite file at http://127.0.0.1:8000
 run:
@@ -56,6 +56,14 @@ seed:
 unit:
 	$(CARGO) build -q -p auditlog
 	tools/check-unit.sh
+
+## Swagger UI in headless Chromium under its content security policy: every path rendered,
+## nothing refused (installs Debian's chromium when missing).
+browser:
+	command -v chromium > /dev/null || { s=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$s apt-get install -y chromium || { $$s apt-get update && $$s apt-get install -y chromium; }; }
+	$(CARGO) build -q -p auditlog
+	tools/check-swagger-ui.sh target/debug/auditlog
 
 ## Reliability (RELIABILITY.md). Fuzzing: the two parsers with cargo-fuzz for FUZZ_SECS
 ## each, then schemathesis against every operation with FUZZ_EXAMPLES examples each.
