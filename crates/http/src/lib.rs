@@ -172,7 +172,11 @@ pub async fn serve(
         .header_read_timeout(config.request_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        config
+            .max_connections
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     let idle_timeout = config.idle_timeout;
     let mut accept_failed = RateLimited::new("accept failed");
     let mut over_cap = RateLimited::new(

@@ -33,9 +33,12 @@ use crate::{
 /// Adds the layers to `router`, outermost first: request id, log line, hygiene, CORS,
 /// timeout, the limit on requests that read many entries.
 pub(crate) fn wrap(router: Router, config: &HttpConfig) -> Router {
+    let limit = config
+        .max_expensive_requests
+        .clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Slots {
-        free: Arc::new(Semaphore::new(config.max_expensive_requests)),
-        limit: config.max_expensive_requests,
+        free: Arc::new(Semaphore::new(limit)),
+        limit,
     });
     let mut router = router
         .layer(middleware::from_fn_with_state(slots, limit_expensive))

@@ -8,6 +8,10 @@ use axum::http::HeaderValue;
 
 use crate::settings::{ConsoleOutput, Settings};
 
+/// The largest count or number of seconds the connection settings take: far beyond any
+/// use, and within what the server's semaphores and timers hold.
+const MAX_COUNT: u64 = 1_000_000;
+
 /// The settings of `auditlog serve`. No `Debug`: it holds the bootstrap secret.
 pub struct ServeConfig {
     pub listen: String,
@@ -34,16 +38,23 @@ impl ServeConfig {
             shutdown_drain: Duration::from_secs(settings.shutdown_drain_secs),
             max_expensive_requests: settings.max_expensive_requests,
         };
-        if settings.max_expensive_requests == 0 {
-            anyhow::bail!(
-                "max_expensive_requests (AUDITLOG_MAX_EXPENSIVE_REQUESTS) must be at least 1"
-            );
-        }
-        if settings.idle_timeout_secs == 0 {
-            anyhow::bail!("idle_timeout_secs (AUDITLOG_IDLE_TIMEOUT_SECS) must be at least 1");
-        }
-        if settings.max_connections == Some(0) {
-            anyhow::bail!("max_connections (AUDITLOG_MAX_CONNECTIONS) must be at least 1");
+        for (name, value) in [
+            (
+                "idle_timeout_secs (AUDITLOG_IDLE_TIMEOUT_SECS)",
+                settings.idle_timeout_secs,
+            ),
+            (
+                "max_connections (AUDITLOG_MAX_CONNECTIONS)",
+                http.max_connections as u64,
+            ),
+            (
+                "max_expensive_requests (AUDITLOG_MAX_EXPENSIVE_REQUESTS)",
+                http.max_expensive_requests as u64,
+            ),
+        ] {
+            if !(1..=MAX_COUNT).contains(&value) {
+                anyhow::bail!("{name} must be between 1 and {MAX_COUNT}, not {value}");
+            }
         }
         let console_output = match settings.console_output {
             ConsoleOutput::Off => None,
@@ -135,7 +146,43 @@ fn check_origin(origin: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{host_of, parse_origins};
+    use super::{ServeConfig, host_of, parse_origins};
+    use crate::settings::Settings;
+
+    #[test]
+    fn connection_counts_out_of_range_are_refused_naming_them() {
+        for (set, name) in [
+            (
+                (|s: &mut Settings| s.max_connections = Some(usize::MAX)) as fn(&mut Settings),
+                "AUDITLOG_MAX_CONNECTIONS",
+            ),
+            (
+                |s: &mut Settings| s.max_connections = Some(0),
+                "AUDITLOG_MAX_CONNECTIONS",
+            ),
+            (
+                |s: &mut Settings| s.max_expensive_requests = usize::MAX,
+                "AUDITLOG_MAX_EXPENSIVE_REQUESTS",
+            ),
+            (
+                |s: &mut Settings| s.max_expensive_requests = 0,
+                "AUDITLOG_MAX_EXPENSIVE_REQUESTS",
+            ),
+            (
+                |s: &mut Settings| s.idle_timeout_secs = 0,
+                "AUDITLOG_IDLE_TIMEOUT_SECS",
+            ),
+        ] {
+            let mut settings = Settings::default();
+            set(&mut settings);
+            let err = ServeConfig::new(&settings)
+                .err()
+                .unwrap_or_else(|| panic!("{name} out of range is refused"))
+                .to_string();
+            assert!(err.contains(name) && err.contains("between 1 and"), "{err}");
+        }
+        assert!(ServeConfig::new(&Settings::default()).is_ok());
+    }
 
     #[test]
     fn origins_are_checked_and_a_lone_star_is_any() {

@@ -126,11 +126,16 @@ impl TenantReport {
 
     /// Keeps `finding`, or counts it once [`MAX_FINDINGS`] are kept.
     fn found(&mut self, finding: Finding) {
-        if self.findings.len() < MAX_FINDINGS {
-            self.findings.push(finding);
-        } else {
-            self.unlisted += 1;
-        }
+        bounded(&mut self.findings, finding, &mut self.unlisted);
+    }
+}
+
+/// Keeps `item` in `list`, or counts it in `unlisted` once [`MAX_FINDINGS`] are kept.
+fn bounded<T>(list: &mut Vec<T>, item: T, unlisted: &mut u64) {
+    if list.len() < MAX_FINDINGS {
+        list.push(item);
+    } else {
+        *unlisted += 1;
     }
 }
 

@@ -25,7 +25,7 @@ use sea_orm::{
 use tlog_tiles::Hash;
 use uuid::Uuid;
 
-use super::{Change, Finding, MAX_FINDINGS, TenantReport, checkpoints::Kept};
+use super::{Change, Finding, MAX_FINDINGS, TenantReport, bounded, checkpoints::Kept};
 use crate::{
     backend::{Backend, shared},
     error::db_error,
@@ -36,8 +36,6 @@ use crate::{
     schema::entry,
 };
 
-/// Rows between two reports of progress.
-const PROGRESS_EVERY: u64 = 10_000;
 /// Ids per `SELECT ... IN (...)` when looking for moved entries.
 const CHUNK: usize = 1_000;
 
@@ -195,9 +193,8 @@ async fn read_pairs(
             let full = std::mem::replace(&mut batch, Vec::with_capacity(PAIRS_PER_BATCH));
             send(&queues[next_queue], full).await?;
             next_queue = (next_queue + 1) % queues.len();
-            if leaves.is_multiple_of(PROGRESS_EVERY) {
-                progress(leaves);
-            }
+            // Told once a batch: a batch is the unit of work handed out anyway.
+            progress(leaves);
         }
     }
     if !batch.is_empty() {
@@ -274,15 +271,6 @@ impl Matched {
         for item in other.unmade {
             bounded(&mut self.unmade, item, &mut self.unlisted);
         }
-    }
-}
-
-/// Keeps `item` in `list`, or counts it in `unlisted` once enough are kept.
-fn bounded<T>(list: &mut Vec<T>, item: T, unlisted: &mut u64) {
-    if list.len() < MAX_FINDINGS {
-        list.push(item);
-    } else {
-        *unlisted += 1;
     }
 }
 
