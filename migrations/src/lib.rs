@@ -19,6 +19,7 @@ mod m20261201_000001_verifiable_log;
 mod m20261202_000001_log_heads;
 mod m20261203_000001_key_expiry;
 mod m20261203_000002_chosen_key_prefixes;
+mod m20261204_000001_access_log;
 
 /// Runs `statements` in order on PostgreSQL; nothing on SQLite.
 pub(crate) async fn on_postgres(
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_log_heads::Migration),
             Box::new(m20261203_000001_key_expiry::Migration),
             Box::new(m20261203_000002_chosen_key_prefixes::Migration),
+            Box::new(m20261204_000001_access_log::Migration),
         ]
     }
 }

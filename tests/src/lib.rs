@@ -13,7 +13,7 @@ use auditlog_domain::{
     ApiKeySecret, KeyStore, NewApiKey, Scopes,
     log::{DEFAULT_LOG_ORIGIN, LogKey, VerifierKey},
 };
-use auditlog_http::{AppState, HttpConfig};
+use auditlog_http::{AccessLog, AccessLogWriter, AppState, HttpConfig};
 use auditlog_storage::{LogSigner, LogTask, SeaOrmStore, StoreOptions};
 use sea_orm::{ConnectionTrait, Database};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -138,9 +138,12 @@ pub struct TestApp {
     pub write_key: String,
     /// A key with `read` and `write`.
     pub key: String,
+    /// A key with `access_log` only.
+    pub access_key: String,
     /// The verifier key of the log's signing key, as `/log-key` serves it.
     pub verifier_key: VerifierKey,
     log_task: Mutex<Option<LogTask>>,
+    access_writer: Option<AccessLogWriter>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -163,6 +166,7 @@ impl TestApp {
         let read_key = new_key(&store, tenant, "read").await;
         let write_key = new_key(&store, tenant, "write").await;
         let key = new_key(&store, tenant, "read,write").await;
+        let access_key = new_key(&store, tenant, "access_log").await;
         let log_key = LogKey::generate(DEFAULT_LOG_ORIGIN).expect("a log key");
         let verifier_key = log_key.verifier_key();
         let log_task = store
@@ -172,10 +176,12 @@ impl TestApp {
             })
             .await
             .expect("the log starts");
+        let (access, access_writer) = AccessLog::start(store.clone());
         let state = AppState {
             logs: store.clone(),
             keys: store.clone(),
             log: store.clone(),
+            access,
             verifier_key: verifier_key.clone(),
             config: Arc::new(config),
         };
@@ -197,8 +203,10 @@ impl TestApp {
             read_key,
             write_key,
             key,
+            access_key,
             verifier_key,
             log_task: Mutex::new(Some(log_task)),
+            access_writer: Some(access_writer),
             shutdown: Some(tx),
             server: Some(server),
         }
@@ -230,6 +238,9 @@ impl TestApp {
         }
         if let Some(server) = self.server.take() {
             let _ = server.await;
+        }
+        if let Some(writer) = self.access_writer.take() {
+            writer.finish(std::time::Duration::from_secs(10)).await;
         }
         self.stop_log();
     }

@@ -41,6 +41,9 @@ pub enum Scope {
     Read,
     /// Record entries.
     Write,
+    /// Read who read the log (the access log).
+    #[serde(rename = "access_log")]
+    AccessLog,
 }
 
 impl Scope {
@@ -49,24 +52,36 @@ impl Scope {
         match self {
             Scope::Read => "read",
             Scope::Write => "write",
+            Scope::AccessLog => "access_log",
         }
     }
 }
 
-/// A set of scopes; its text form is `read`, `write` or `read,write`.
+/// A set of scopes; its text form names them, comma-separated: `read`, `write`,
+/// `access_log`, `read,write`, ...
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Scopes {
     /// May list entries.
     pub read: bool,
     /// May record entries.
     pub write: bool,
+    /// May read the access log.
+    pub access_log: bool,
 }
 
 impl Scopes {
-    /// Both scopes.
+    /// Every scope.
     pub const ALL: Scopes = Scopes {
         read: true,
         write: true,
+        access_log: true,
+    };
+
+    /// `read,write`: a service's key, which records and lists entries.
+    pub const READ_WRITE: Scopes = Scopes {
+        read: true,
+        write: true,
+        access_log: false,
     };
 
     /// Whether `scope` is in the set.
@@ -74,16 +89,21 @@ impl Scopes {
         match scope {
             Scope::Read => self.read,
             Scope::Write => self.write,
+            Scope::AccessLog => self.access_log,
         }
     }
 }
 
 impl fmt::Display for Scopes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [(self.read, "read"), (self.write, "write")]
-            .into_iter()
-            .filter_map(|(on, name)| on.then_some(name))
-            .collect();
+        let names: Vec<&str> = [
+            (self.read, "read"),
+            (self.write, "write"),
+            (self.access_log, "access_log"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
         f.write_str(&names.join(","))
     }
 }
@@ -97,7 +117,12 @@ impl FromStr for Scopes {
             match name {
                 "read" => scopes.read = true,
                 "write" => scopes.write = true,
-                other => return Err(format!("unknown scope '{other}' (known: read, write)")),
+                "access_log" => scopes.access_log = true,
+                other => {
+                    return Err(format!(
+                        "unknown scope '{other}' (known: read, write, access_log)"
+                    ));
+                }
             }
         }
         Ok(scopes)
@@ -311,7 +336,10 @@ mod tests {
 
     #[test]
     fn scopes_parse() {
-        assert_eq!("read,write".parse::<Scopes>(), Ok(Scopes::ALL));
+        assert_eq!("read,write".parse::<Scopes>(), Ok(Scopes::READ_WRITE));
+        assert_eq!("read, write,access_log".parse::<Scopes>(), Ok(Scopes::ALL));
+        assert_eq!(Scopes::ALL.to_string(), "read,write,access_log");
+        assert!(!Scopes::READ_WRITE.contains(Scope::AccessLog));
         assert_eq!(
             "read".parse::<Scopes>().map(|s| s.to_string()),
             Ok("read".into())

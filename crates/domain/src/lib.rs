@@ -6,6 +6,7 @@
 //! This crate knows nothing of HTTP or SQL, so any Rust service can embed it.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod entry;
 pub mod error;
 pub mod event_type;
@@ -16,6 +17,7 @@ pub mod log;
 pub mod store;
 pub mod text;
 
+pub use access::{AccessLogStore, AccessOperation, AccessQuery, AccessRecord};
 pub use entry::{AuditLog, NewAuditLog, limits};
 pub use error::{EntryError, FilterError, StoreError};
 pub use event_type::{AuditLogType, UnknownAuditLogType};

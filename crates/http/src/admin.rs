@@ -2,6 +2,7 @@
 //! `Authorization: Bearer`, the tenant is the key's own, errors as `{code, message}`.
 
 use crate::{
+    access::access_log_operation,
     audit_logs::{TenantFrom, audit_log_operations},
     auth::KeySource,
     error::{AdminError, AdminErrorBody},
@@ -35,6 +36,17 @@ log_operations! {
     path_params: [],
     security: [("bearer" = []), ("apiKey" = [])],
     forbidden: "The key lacks the `read` scope",
+    key: KeySource::BearerOrApiKey,
+    tenant: |_path| TenantFrom::Key,
+    errors: (AdminError, AdminErrorBody),
+}
+
+access_log_operation! {
+    path: "/admin/access_logs",
+    operation_id: "admin_list_access_logs",
+    path_params: [],
+    security: [("bearer" = []), ("apiKey" = [])],
+    forbidden: "The key lacks the `access_log` scope",
     key: KeySource::BearerOrApiKey,
     tenant: |_path| TenantFrom::Key,
     errors: (AdminError, AdminErrorBody),

@@ -3,7 +3,7 @@
 //! The variant modules (`passkey`, `admin`) only decide where the tenant comes from,
 //! how the key is sent, and the error shape.
 
-use auditlog_domain::{AuditLog, LogError, NewAuditLog, Scope, limits};
+use auditlog_domain::{AccessOperation, AuditLog, LogError, NewAuditLog, Scope, limits};
 use axum::{
     Json,
     body::Body,
@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     AppState,
+    access::{self, Reader},
     auth::{self, KeySource},
     error::ApiError,
     headers::{X_NEXT_CURSOR, X_TOTAL_COUNT},
@@ -38,13 +39,29 @@ pub(crate) async fn tenant_for(
     tenant: TenantFrom<'_>,
     scope: Scope,
 ) -> Result<Uuid, ApiError> {
+    Ok(reader_for(state, headers, source, tenant, scope)
+        .await?
+        .tenant_id)
+}
+
+/// What [`tenant_for`] does, naming the key too: who reads, for the access log.
+pub(crate) async fn reader_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: KeySource,
+    tenant: TenantFrom<'_>,
+    scope: Scope,
+) -> Result<Reader, ApiError> {
     let key = auth::authenticate(state, headers, source).await?;
     let tenant_id = match tenant {
         TenantFrom::Path(raw) => auth::parse_tenant(raw)?,
         TenantFrom::Key => key.tenant_id,
     };
     auth::authorize(&key, tenant_id, scope)?;
-    Ok(tenant_id)
+    Ok(Reader {
+        tenant_id,
+        key_id: key.id,
+    })
 }
 
 /// Lists entries: the JSON array of the page, `X-Total-Count`, `Link` and
@@ -61,9 +78,19 @@ pub(crate) async fn list(
         TenantFrom::Path(raw) => route.replace("{tenant_id}", raw),
         TenantFrom::Key => route.to_owned(),
     };
-    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
+    let reader = reader_for(state, headers, source, tenant, Scope::Read).await?;
     let filter = query::parse_filter(uri.query())?;
-    let page = state.logs.list(tenant_id, &filter).await?;
+    let page = state.logs.list(reader.tenant_id, &filter).await?;
+    let returned = page.items.len() as u64;
+    access::record(
+        state,
+        reader,
+        AccessOperation::ListAuditLogs,
+        headers,
+        uri,
+        returned,
+    )
+    .await;
     let base = query::base_url(
         state.config.public_url.as_deref(),
         uri,
@@ -92,12 +119,25 @@ pub(crate) async fn get(
     source: KeySource,
     tenant: TenantFrom<'_>,
     raw_id: &str,
+    uri: &Uri,
 ) -> Result<Response, ApiError> {
-    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
+    let reader = reader_for(state, headers, source, tenant, Scope::Read).await?;
     let id = query::parse_entry_id(raw_id)?;
     // The tenant is part of the key the store reads by, so another tenant's entry with
     // this id is not found either: the answer does not tell whether it exists.
-    match state.logs.get(tenant_id, id).await? {
+    let entry = state.logs.get(reader.tenant_id, id).await?;
+    // A look for an entry that is not there is a read too: it tells the reader so.
+    let returned = u64::from(entry.is_some());
+    access::record(
+        state,
+        reader,
+        AccessOperation::GetAuditLog,
+        headers,
+        uri,
+        returned,
+    )
+    .await;
+    match entry {
         Some(entry) => Ok(Json(entry).into_response()),
         None => Err(LogError::EntryNotFound.into()),
     }
@@ -322,10 +362,11 @@ macro_rules! audit_log_operations {
             axum::extract::State(state): axum::extract::State<crate::AppState>,
             $raw_path: crate::log::RawPath,
             headers: axum::http::HeaderMap,
+            uri: axum::http::Uri,
         ) -> Result<axum::response::Response, $error> {
             let id = crate::log::path_param(&$raw_path, "id");
             let tenant = $tenant;
-            Ok(crate::audit_logs::get(&state, &headers, $source, tenant, id).await?)
+            Ok(crate::audit_logs::get(&state, &headers, $source, tenant, id, &uri).await?)
         }
     };
 }

@@ -1,10 +1,12 @@
 //! auditlog's HTTP API: the passkey-server variant (`/{tenant_id}/audit_logs`) and the
 //! admin variant (`/admin/audit_logs`), each with its tenant's transparency log
 //! (checkpoints, inclusion and consistency proofs, verifiable exports), the log's
-//! verifier key (`/log-key`), API key auth, health, the OpenAPI document and Swagger UI.
+//! verifier key (`/log-key`), the access log of who read it (`.../access_logs`), API key
+//! auth, health, the OpenAPI document and Swagger UI.
 //!
 //! What an embedder uses, and all that is public:
 //! - serving the API: [`HttpConfig`], [`AppState`], [`build_router`] and [`serve`];
+//! - [`AccessLog`]: who read the log, recorded off each read's path by a writer task;
 //! - the document: [`openapi_document`], as `auditlog openapi` prints it;
 //! - [`console`]: a store wrapper that echoes each recorded entry as a JSON line;
 //! - [`recorder`]: recording entries from inside another axum service
@@ -17,6 +19,7 @@
 //! frame) is private to the crate and free to change.
 #![forbid(unsafe_code)]
 
+mod access;
 mod admin;
 mod audit_logs;
 mod auth;
@@ -38,6 +41,7 @@ pub mod recorder;
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
+pub use access::{AccessLog, AccessLogWriter};
 use auditlog_domain::{AuditLogStore, KeyStore, LogStore, log::VerifierKey};
 use axum::{Router, http::HeaderValue};
 use tokio::net::TcpListener;
@@ -94,6 +98,8 @@ pub struct AppState {
     pub keys: Arc<dyn KeyStore>,
     /// Where each tenant's transparency log is kept.
     pub log: Arc<dyn LogStore>,
+    /// Who read the log: where every read is recorded ([`AccessLog::start`]).
+    pub access: AccessLog,
     /// The verifier key of the key that signs the checkpoints, named after the log
     /// origin; served at `/log-key`.
     pub verifier_key: VerifierKey,
@@ -116,6 +122,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(passkey::log_router())
         .merge(admin::router())
         .merge(admin::log_router())
+        .merge(passkey::access_router())
+        .merge(admin::access_router())
         .merge(log::router())
         .merge(health::router())
 }

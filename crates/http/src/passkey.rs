@@ -3,6 +3,7 @@
 //! `{title, details, status}`.
 
 use crate::{
+    access::access_log_operation,
     audit_logs::{TenantFrom, audit_log_operations},
     auth::KeySource,
     error::{PasskeyError, PasskeyErrorBody},
@@ -36,6 +37,17 @@ log_operations! {
     path_params: [("tenant_id" = uuid::Uuid, Path, description = "UUID of the tenant")],
     security: [("apiKey" = []), ("bearer" = [])],
     forbidden: "The key belongs to another tenant or lacks the `read` scope",
+    key: KeySource::ApiKeyOrBearer,
+    tenant: |path| TenantFrom::Path(path_param(&path, "tenant_id")),
+    errors: (PasskeyError, PasskeyErrorBody),
+}
+
+access_log_operation! {
+    path: "/{tenant_id}/access_logs",
+    operation_id: "passkey_list_access_logs",
+    path_params: [("tenant_id" = uuid::Uuid, Path, description = "UUID of the tenant")],
+    security: [("apiKey" = []), ("bearer" = [])],
+    forbidden: "The key belongs to another tenant or lacks the `access_log` scope",
     key: KeySource::ApiKeyOrBearer,
     tenant: |path| TenantFrom::Path(path_param(&path, "tenant_id")),
     errors: (PasskeyError, PasskeyErrorBody),

@@ -106,7 +106,7 @@ pub(crate) fn parse_sizes<const N: usize>(
 /// The pairs of the query string whose decoded names `wanted` keeps, decoded, in the
 /// order sent. Other parameters are ignored, whatever their bytes; a kept value whose
 /// percent-decoded bytes are not UTF-8 is refused, naming its parameter.
-fn decoded_pairs(
+pub(crate) fn decoded_pairs(
     raw: Option<&str>,
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Vec<(String, String)>, FilterError> {
@@ -127,7 +127,7 @@ fn decoded_pairs(
 }
 
 /// A single-valued parameter given a second time.
-fn given_twice(parameter: &str, value: &str, first: &str) -> FilterError {
+pub(crate) fn given_twice(parameter: &str, value: &str, first: &str) -> FilterError {
     FilterError {
         parameter: parameter.to_owned(),
         value: auditlog_domain::text::excerpt(value),

@@ -7,6 +7,7 @@ use auditlog_domain::KeyStore as _;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::{
+    access_log,
     args::{BootstrapKeyArgs, ConfigArgs, DatabaseArgs, HttpArgs, SigningArgs, TenantArgs, given},
     config,
     database::{Create, Database},
@@ -48,6 +49,9 @@ pub enum Command {
     /// Write a tenant's entries in log order as NDJSON or CSV; without filters the
     /// NDJSON ends with the checkpoint that covers it.
     Export(export::ExportArgs),
+    /// Show who read a tenant's log, newest first: every read through the API (and
+    /// from this command line), with its key, operation, parameters and entry count.
+    AccessLog(access_log::AccessLogArgs),
     /// Print the verifier key of the log signing key (making the key file when it is
     /// missing, as `serve` does): what clients check checkpoints with.
     LogKey(LogKeyArgs),
@@ -149,7 +153,8 @@ impl Command {
             Command::Tenants(TenantsArgs { store, .. })
             | Command::Keys(KeysArgs { store, .. })
             | Command::Seed(seed::SeedArgs { store, .. })
-            | Command::Export(export::ExportArgs { store, .. }) => store.loader()?,
+            | Command::Export(export::ExportArgs { store, .. })
+            | Command::AccessLog(access_log::AccessLogArgs { store, .. }) => store.loader()?,
             Command::Verify(args) => args.store.loader()?.given(&args.signing),
             Command::LogKey(args) => args.config.loader()?.given(&args.signing),
             Command::Openapi | Command::Completions { .. } | Command::Man { .. } => {
@@ -219,6 +224,7 @@ pub async fn run(command: Command, settings: Option<Settings>) -> anyhow::Result
         Command::Seed(args) => seed::run(&database.open(Create::Refused).await?, args).await,
         Command::Verify(args) => verify::run(&database, &settings, args).await,
         Command::Export(args) => export::run(&database, args).await,
+        Command::AccessLog(args) => access_log::run(&database, args).await,
     }
 }
 

@@ -5,7 +5,7 @@
 use std::{io::Write, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use auditlog_domain::AuditLogFilter;
+use auditlog_domain::{AccessOperation, AuditLogFilter};
 use auditlog_http::{export_format::ExportFormat, export_reader::ExportReader};
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
@@ -80,8 +80,31 @@ pub async fn run(database: &Database, args: ExportArgs) -> anyhow::Result<()> {
         .parse()
         .map_err(|err: String| anyhow::anyhow!(err))?;
     let filter = args.filter()?;
-    let store = database.open(Create::Refused).await?;
-    let mut export = ExportReader::open(Arc::new(store), args.tenant, filter, format, PAGE).await?;
+    let store = Arc::new(database.open(Create::Refused).await?);
+    let mut parameters = crate::access_log::parameters(filter.query_pairs());
+    parameters.insert("format".to_owned(), format.name().into());
+    let mut export = ExportReader::open(store.clone(), args.tenant, filter, format, PAGE).await?;
+    let written = write(&mut export, &args).await;
+    // The read is recorded whether the export ended or failed part way.
+    crate::access_log::record_cli(
+        store.as_ref(),
+        args.tenant,
+        AccessOperation::ExportAuditLogs,
+        parameters,
+        export.entries_written(),
+    )
+    .await?;
+    written?;
+    eprintln!(
+        "{} entries of {} leaves exported",
+        export.entries_written(),
+        export.tree_size()
+    );
+    Ok(())
+}
+
+/// Writes the export where `args` ask.
+async fn write(export: &mut ExportReader, args: &ExportArgs) -> anyhow::Result<()> {
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -102,10 +125,5 @@ pub async fn run(database: &Database, args: ExportArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     bar.finish_and_clear();
-    eprintln!(
-        "{} entries of {} leaves exported",
-        export.entries_written(),
-        export.tree_size()
-    );
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! come from flags, the environment (`AUDITLOG_*`) and an optional TOML file.
 #![forbid(unsafe_code)]
 
+mod access_log;
 mod args;
 mod banner;
 mod cli;

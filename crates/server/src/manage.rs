@@ -29,7 +29,8 @@ pub enum KeysCommand {
         /// The key's tenant.
         #[arg(long)]
         tenant: Uuid,
-        /// `read`, `write` or `read,write`.
+        /// One or more of `read` (list and export entries, proofs), `write` (record
+        /// entries) and `access_log` (read who read the log), comma-separated.
         #[arg(long, default_value = "read")]
         scopes: Scopes,
         /// A name for people.
@@ -84,7 +85,9 @@ pub async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<(
                 );
             }
             if scopes == Scopes::default() {
-                bail!("a key needs at least one scope: read, write or read,write");
+                bail!(
+                    "a key needs at least one scope: read, write, access_log, or several such as read,write"
+                );
             }
             let expires_at = expires_in
                 .map(|after| {

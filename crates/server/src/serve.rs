@@ -7,7 +7,7 @@ use auditlog_domain::{
     ApiKeySecret, AuditLogStore, KeyStore, LogStore, NewApiKey, Scopes, keys::OPERATOR_PREFIX,
     log::VerifierKey,
 };
-use auditlog_http::{AppState, console::ConsoleEcho};
+use auditlog_http::{AccessLog, AppState, console::ConsoleEcho};
 use auditlog_storage::{LogSigner, SeaOrmStore};
 use tokio::net::TcpListener;
 use uuid::Uuid;
@@ -76,10 +76,12 @@ pub async fn run(
         .start_log(signer)
         .await
         .context("cannot start the log")?;
+    let (access, access_writer) = AccessLog::start(store.clone());
     let state = AppState {
         logs,
         keys: store.clone() as Arc<dyn KeyStore>,
         log: store.clone() as Arc<dyn LogStore>,
+        access,
         verifier_key,
         config: Arc::new(config.http),
     };
@@ -103,6 +105,8 @@ pub async fn run(
         shutdown_signal(),
     )
     .await?;
+    // Reads answered before the end are recorded before the process ends.
+    access_writer.finish(config.shutdown_drain).await;
     log_task.stop();
     tracing::info!("auditlog stopped");
     Ok(())

@@ -305,3 +305,115 @@ fn a_changed_bootstrap_secret_revokes_the_one_it_replaced() {
         "the generated key named bootstrap stays active: {listed}"
     );
 }
+
+#[test]
+fn the_access_log_shows_api_and_command_line_reads_after_a_stop() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+    let default = "00000000-0000-0000-0000-000000000001";
+    let secret = "bootstrap-secret-for-access-log";
+    let (mut server, address) = serve_with_bootstrap(&db, dir.path(), secret);
+    // The bootstrap key holds every scope: it reads entries and the access log.
+    assert_eq!(admin_status(&address, secret), 200);
+    // SIGTERM: the records of answered reads are written before the process ends.
+    let signalled = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    assert!(server.wait().expect("it stops").success());
+
+    let keys = succeeded(&auditlog(&db, &["keys", "list"], &[]), "keys list");
+    let bootstrap = keys
+        .lines()
+        .find(|line| line.ends_with("\tbootstrap"))
+        .unwrap_or_else(|| panic!("the bootstrap key is listed: {keys}"));
+    assert!(bootstrap.contains("read,write,access_log"), "{bootstrap}");
+    let bootstrap_id = bootstrap.split('\t').next().expect("an id");
+
+    let exported = succeeded(
+        &auditlog(
+            &db,
+            &[
+                "export",
+                "--tenant",
+                default,
+                "--format",
+                "csv",
+                "--type",
+                "login_success",
+            ],
+            &[],
+        ),
+        "export",
+    );
+    assert_eq!(exported.lines().count(), 1, "a header only: {exported}");
+
+    let table = succeeded(
+        &auditlog(&db, &["access-log", "--tenant", default], &[]),
+        "access-log",
+    );
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        rows[0],
+        ["at", "operation", "key", "returned", "path", "parameters"]
+    );
+    // Newest first: the export from the command line, then the API's list.
+    assert_eq!(rows.len(), 3, "{table}");
+    assert_eq!(
+        rows[1][1..5],
+        ["export_audit_logs", "cli", "0", "cli"],
+        "{table}"
+    );
+    let parameters: serde_json::Value = serde_json::from_str(rows[1][5]).expect("JSON");
+    assert_eq!(
+        parameters,
+        serde_json::json!({"type": "login_success", "format": "csv"})
+    );
+    assert_eq!(
+        rows[2][1..5],
+        ["list_audit_logs", bootstrap_id, "0", "/admin/audit_logs"],
+        "{table}"
+    );
+
+    // Reading it is a read too; JSON lines carry what the API serves, and the filters
+    // hold.
+    let lines = succeeded(
+        &auditlog(
+            &db,
+            &[
+                "access-log",
+                "--tenant",
+                default,
+                "--json",
+                "--operation",
+                "list_access_logs",
+            ],
+            &[],
+        ),
+        "access-log --json",
+    );
+    let records: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(records.len(), 1, "{lines}");
+    assert_eq!(records[0]["operation"], "list_access_logs");
+    assert_eq!(records[0]["returned"], 2);
+    assert!(
+        records[0].get("key_id").is_some_and(|k| k.is_null()),
+        "{lines}"
+    );
+
+    let refused = auditlog(
+        &db,
+        &["access-log", "--tenant", default, "--operation", "delete"],
+        &[],
+    );
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--operation") && said.contains("list_audit_logs"),
+        "{said}"
+    );
+}

@@ -64,6 +64,7 @@ impl KeyStore for SeaOrmStore {
             hash: Set(hash.0.to_vec()),
             scope_read: Set(key.scopes.read),
             scope_write: Set(key.scopes.write),
+            scope_access_log: Set(key.scopes.access_log),
             created_at: Set(to_micros(now())),
             revoked_at: Set(None),
             expires_at: Set(key.expires_at.map(to_micros)),

@@ -1,9 +1,9 @@
 //! auditlog's store for SQLite and PostgreSQL, on SeaORM.
 //!
-//! [`SeaOrmStore`] implements the domain's [`auditlog_domain::AuditLogStore`] and
-//! [`auditlog_domain::KeyStore`]; the backend follows the URL's scheme. Programs that
-//! keep their own data in the same database can record entries inside their own
-//! transaction with [`append_in`].
+//! [`SeaOrmStore`] implements the domain's [`auditlog_domain::AuditLogStore`],
+//! [`auditlog_domain::KeyStore`] and [`auditlog_domain::AccessLogStore`]; the backend
+//! follows the URL's scheme. Programs that keep their own data in the same database
+//! can record entries inside their own transaction with [`append_in`].
 //!
 //! Times are stored as BIGINT microseconds since the Unix epoch, addresses as canonical
 //! text plus a 16-byte sort key (a CIDR block is a key range), case-insensitive fields
@@ -15,6 +15,7 @@
 //! ```text
 //! store.rs     SeaOrmStore: connect, migrate, the AuditLogStore port
 //! keys.rs      tenants and API keys (the KeyStore port)
+//! access.rs    who read the log (the AccessLogStore port)
 //! schema/      one entity per table and its conversion to domain values;
 //!              entry.rs is the one place an entry's row is written down
 //! write/       append (a batch), bulk (many), txn (the one write transaction)
@@ -26,6 +27,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod access;
 mod backend;
 mod counts;
 mod error;
@@ -49,6 +51,7 @@ pub use write::{BuildTimes, BulkImport, append_in};
 /// The SeaORM entities, one module per table.
 pub mod entity {
     pub use crate::schema::{
-        api_key, count as audit_log_count, entry as audit_log, tenant, term as audit_log_term,
+        access as access_log, api_key, count as audit_log_count, entry as audit_log, tenant,
+        term as audit_log_term,
     };
 }

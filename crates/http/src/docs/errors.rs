@@ -37,6 +37,13 @@ pub(crate) fn bad_list_query() -> ApiError {
     refused(query::parse_filter(Some("page=0")))
 }
 
+/// 400 of a page of the access log: an operation it does not know.
+pub(crate) fn bad_access_query() -> ApiError {
+    refused(crate::access::parse_query(Some(
+        "operation=delete_audit_logs",
+    )))
+}
+
 /// 400 of a recording: an entry of the batch with an address that is none.
 pub(crate) fn bad_entry() -> ApiError {
     let mut entry = super::example_entry();
@@ -130,7 +137,7 @@ fn common(status: u16, shape: Shape, scope: Scope) -> Option<ApiError> {
         403 if shape == Shape::Passkey => auth::other_tenant(DEFAULT_TENANT_ID),
         403 => {
             let other = match scope {
-                Scope::Read => Scope::Write,
+                Scope::Read | Scope::AccessLog => Scope::Write,
                 Scope::Write => Scope::Read,
             };
             auth::lacks_scope(scope, other.as_str().parse().unwrap_or(Scopes::ALL))

@@ -82,7 +82,8 @@ pub(crate) struct FilterQuery {
 /// it, and either way works on every operation.
 const ONE_KEY: &str = "One API key serves both schemes and both variants: send it in the \
 `apiKey` header or as `Authorization: Bearer <key>` (in Swagger UI, paste it into either box). \
-A key belongs to one tenant and holds the scopes `read` and/or `write`.";
+A key belongs to one tenant and holds one or more of the scopes `read`, `write` and \
+`access_log`.";
 
 struct SecuritySchemes;
 
@@ -142,8 +143,13 @@ const PARAMETER_VALUES: [(&str, &[&str]); 1] = [("format", &ExportFormat::NAMES)
 /// field is deprecated in OpenAPI 3.1, and Swagger UI turns it into a "Send empty
 /// value" checkbox on every parameter.
 pub(crate) fn finish(openapi: &mut openapi::OpenApi) {
-    for item in openapi.paths.paths.values_mut() {
-        for (operation, scope) in [(&mut item.get, Scope::Read), (&mut item.post, Scope::Write)] {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let read = if path.ends_with("/access_logs") {
+            Scope::AccessLog
+        } else {
+            Scope::Read
+        };
+        for (operation, scope) in [(&mut item.get, read), (&mut item.post, Scope::Write)] {
             let Some(operation) = operation else {
                 continue;
             };
@@ -194,6 +200,7 @@ rewritten.",
     tags(
         (name = "passkey server", description = "`/{tenant_id}/audit_logs`: the passkey server's API, and the tenant's log; errors as `{title, details, status}`"),
         (name = "admin", description = "`/admin/audit_logs`: Hanko's admin API, and the key's tenant's log; errors as `{code, message}`"),
+        (name = "access log", description = "Who read each tenant's log: every list, entry, export, proof and checkpoint read, with its key, parameters and count; read with the `access_log` scope"),
         (name = "transparency log", description = "The key that signs every tenant's checkpoints"),
         (name = "service", description = "Health and readiness"),
     ),

@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use auditlog_domain::Scope;
+use auditlog_domain::{AccessOperation, AccessRecord, Scope};
 use axum::{
     body::Body,
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderValue, Uri, header},
     response::{IntoResponse, Response},
 };
 use futures::Stream;
@@ -17,7 +17,8 @@ use utoipa::IntoParams;
 
 use crate::{
     AppState,
-    audit_logs::{TenantFrom, tenant_for},
+    access::AccessLog,
+    audit_logs::{TenantFrom, reader_for},
     auth::KeySource,
     error::ApiError,
     export_format::ExportFormat,
@@ -36,10 +37,11 @@ pub(crate) async fn export(
     headers: &HeaderMap,
     source: KeySource,
     tenant: TenantFrom<'_>,
-    raw_query: Option<&str>,
+    uri: &Uri,
 ) -> Result<Response, ApiError> {
-    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
-    let (format, filter) = query::parse_export(raw_query)?;
+    let caller = reader_for(state, headers, source, tenant, Scope::Read).await?;
+    let tenant_id = caller.tenant_id;
+    let (format, filter) = query::parse_export(uri.query())?;
     let reader = ExportReader::open(
         Arc::clone(&state.log),
         tenant_id,
@@ -54,7 +56,16 @@ pub(crate) async fn export(
         "auditlog-{tenant_id}-{tree_size}{filtered}.{}",
         format.name()
     );
-    let mut response = Body::from_stream(chunks(reader)).into_response();
+    // The read is recorded when the answer ends (or the client leaves), with the
+    // entries it held by then.
+    let export = Recorded {
+        reader,
+        record: Some((
+            state.access.clone(),
+            crate::access::record_of(caller, AccessOperation::ExportAuditLogs, headers, uri, 0),
+        )),
+    };
+    let mut response = Body::from_stream(chunks(export)).into_response();
     let out = response.headers_mut();
     out.insert(
         header::CONTENT_TYPE,
@@ -72,13 +83,14 @@ pub(crate) async fn export(
 /// the answer unfinished (HTTP/1.1 closes the connection before the last chunk,
 /// HTTP/2 resets the stream), so that no client takes the beginning of an export for
 /// all of it, whatever its format.
-fn chunks(reader: ExportReader) -> impl Stream<Item = Result<Vec<u8>, ExportError>> + Send {
-    futures::stream::unfold(Some(reader), |reader| async move {
-        let mut reader = reader?;
+fn chunks(export: Recorded) -> impl Stream<Item = Result<Vec<u8>, ExportError>> + Send {
+    futures::stream::unfold(Some(export), |export| async move {
+        let mut export = export?;
+        let reader = &mut export.reader;
         loop {
             match reader.next_chunk().await {
                 Ok(Some(chunk)) if chunk.is_empty() => {}
-                Ok(Some(chunk)) => return Some((Ok(chunk), Some(reader))),
+                Ok(Some(chunk)) => return Some((Ok(chunk), Some(export))),
                 Ok(None) => return None,
                 Err(err) => {
                     tracing::error!(
@@ -93,6 +105,22 @@ fn chunks(reader: ExportReader) -> impl Stream<Item = Result<Vec<u8>, ExportErro
             }
         }
     })
+}
+
+/// An export's reader, and the record of its read, which it hands to the access log
+/// when it is dropped: at the answer's end, or when the client leaves before it.
+struct Recorded {
+    reader: ExportReader,
+    record: Option<(AccessLog, AccessRecord)>,
+}
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        if let Some((log, mut record)) = self.record.take() {
+            record.returned = self.reader.entries_written();
+            log.note_soon(record);
+        }
+    }
 }
 
 /// The format parameter of an export, as the document describes it.
@@ -176,7 +204,7 @@ macro_rules! export_operation {
             uri: axum::http::Uri,
         ) -> Result<axum::response::Response, $error> {
             let tenant = $tenant;
-            Ok(crate::log::export::export(&state, &headers, $source, tenant, uri.query()).await?)
+            Ok(crate::log::export::export(&state, &headers, $source, tenant, &uri).await?)
         }
     };
 }
@@ -222,10 +250,12 @@ mod tests {
             })
             .await
             .expect("a key");
+        let (access, _writer) = AccessLog::start(store.clone());
         let state = AppState {
             logs: store.clone(),
             keys: store,
             log: Arc::new(log),
+            access,
             verifier_key: LogKey::generate("test").expect("a key").verifier_key(),
             config: Arc::new(HttpConfig::default()),
         };

@@ -14,14 +14,14 @@ pub(crate) mod export;
 use std::convert::Infallible;
 
 use auditlog_domain::{
-    Scope,
+    AccessOperation, Scope,
     log::Hash,
     store::{ConsistencyProof, InclusionProof},
 };
 use axum::{
     Json,
     extract::{FromRequestParts, MatchedPath, State},
-    http::{HeaderMap, StatusCode, request::Parts},
+    http::{HeaderMap, StatusCode, Uri, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -29,8 +29,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    AppState,
-    audit_logs::{TenantFrom, tenant_for},
+    AppState, access,
+    audit_logs::{TenantFrom, reader_for},
     auth::KeySource,
     error::ApiError,
     query,
@@ -111,9 +111,20 @@ pub(crate) async fn checkpoint(
     headers: &HeaderMap,
     source: KeySource,
     tenant: TenantFrom<'_>,
+    uri: &Uri,
 ) -> Result<Response, ApiError> {
-    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
-    match state.log.latest_checkpoint(tenant_id).await? {
+    let reader = reader_for(state, headers, source, tenant, Scope::Read).await?;
+    let checkpoint = state.log.latest_checkpoint(reader.tenant_id).await?;
+    access::record(
+        state,
+        reader,
+        AccessOperation::GetCheckpoint,
+        headers,
+        uri,
+        0,
+    )
+    .await;
+    match checkpoint {
         Some(checkpoint) => Ok(checkpoint.note.into_response()),
         None => Err(empty_log()),
     }
@@ -135,12 +146,20 @@ pub(crate) async fn inclusion(
     source: KeySource,
     tenant: TenantFrom<'_>,
     raw_id: &str,
-    raw_query: Option<&str>,
+    uri: &Uri,
 ) -> Result<Response, ApiError> {
-    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
+    let reader = reader_for(state, headers, source, tenant, Scope::Read).await?;
     let id = query::parse_entry_id(raw_id)?;
-    let [tree_size] = query::parse_sizes(raw_query, ["tree_size"])?;
-    let proof = state.log.inclusion_proof(tenant_id, id, tree_size).await?;
+    let [tree_size] = query::parse_sizes(uri.query(), ["tree_size"])?;
+    let proof = state
+        .log
+        .inclusion_proof(reader.tenant_id, id, tree_size)
+        .await;
+    // A proof holds no entry, but tells whether one is in the log: it is recorded
+    // whether or not there is one to give.
+    let operation = AccessOperation::GetInclusionProof;
+    access::record(state, reader, operation, headers, uri, 0).await;
+    let proof = proof?;
     Ok(Json(InclusionBody::from(proof)).into_response())
 }
 
@@ -150,10 +169,10 @@ pub(crate) async fn consistency(
     headers: &HeaderMap,
     source: KeySource,
     tenant: TenantFrom<'_>,
-    raw_query: Option<&str>,
+    uri: &Uri,
 ) -> Result<Response, ApiError> {
-    let tenant_id = tenant_for(state, headers, source, tenant, Scope::Read).await?;
-    let [from, to] = query::parse_sizes(raw_query, ["from", "to"])?;
+    let reader = reader_for(state, headers, source, tenant, Scope::Read).await?;
+    let [from, to] = query::parse_sizes(uri.query(), ["from", "to"])?;
     let required = |name: &str| {
         ApiError::bad_request(format!(
             "the parameter '{name}' is required: a tree size of the tenant's log"
@@ -163,7 +182,12 @@ pub(crate) async fn consistency(
     };
     let from = from.ok_or_else(|| required("from"))?;
     let to = to.ok_or_else(|| required("to"))?;
-    let proof = state.log.consistency_proof(tenant_id, from, to).await?;
+    let proof = state
+        .log
+        .consistency_proof(reader.tenant_id, from, to)
+        .await?;
+    let operation = AccessOperation::GetConsistencyProof;
+    access::record(state, reader, operation, headers, uri, 0).await;
     Ok(Json(ConsistencyBody::from(proof)).into_response())
 }
 
@@ -325,9 +349,10 @@ macro_rules! log_operations {
             axum::extract::State(state): axum::extract::State<crate::AppState>,
             $path: crate::log::RawPath,
             headers: axum::http::HeaderMap,
+            uri: axum::http::Uri,
         ) -> Result<axum::response::Response, $error> {
             let tenant = $tenant;
-            Ok(crate::log::checkpoint(&state, &headers, $source, tenant).await?)
+            Ok(crate::log::checkpoint(&state, &headers, $source, tenant, &uri).await?)
         }
 
         /// The inclusion proof of an entry
@@ -369,7 +394,7 @@ macro_rules! log_operations {
         ) -> Result<axum::response::Response, $error> {
             let id = crate::log::path_param(&$path, "id");
             let tenant = $tenant;
-            Ok(crate::log::inclusion(&state, &headers, $source, tenant, id, uri.query()).await?)
+            Ok(crate::log::inclusion(&state, &headers, $source, tenant, id, &uri).await?)
         }
 
         /// The consistency proof between two sizes of the log
@@ -401,7 +426,7 @@ macro_rules! log_operations {
             uri: axum::http::Uri,
         ) -> Result<axum::response::Response, $error> {
             let tenant = $tenant;
-            Ok(crate::log::consistency(&state, &headers, $source, tenant, uri.query()).await?)
+            Ok(crate::log::consistency(&state, &headers, $source, tenant, &uri).await?)
         }
     };
 }

@@ -25,6 +25,8 @@ pub struct Model {
     pub scope_read: bool,
     /// Whether the key may record entries.
     pub scope_write: bool,
+    /// Whether the key may read the access log.
+    pub scope_access_log: bool,
     /// When it was created, in microseconds since the Unix epoch.
     pub created_at: i64,
     /// When it was revoked, in microseconds since the Unix epoch.
@@ -68,6 +70,7 @@ impl Model {
             scopes: Scopes {
                 read: self.scope_read,
                 write: self.scope_write,
+                access_log: self.scope_access_log,
             },
             created_at: from_micros(self.created_at).ok_or_else(|| unreadable("created_at"))?,
             revoked_at,

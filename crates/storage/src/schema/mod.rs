@@ -8,6 +8,7 @@
 //! name, a row's values in that order, the SQLite multi-row insert, PostgreSQL's array
 //! insert and its `COPY` encoding are all derived from the entity's columns.
 
+pub mod access;
 pub mod api_key;
 pub mod checkpoint;
 pub mod count;

@@ -40,6 +40,7 @@ pub async fn keys_register_find_list_revoke(store: SeaOrmStore) {
             Scopes {
                 read: true,
                 write: false,
+                access_log: true,
             },
             &secret,
         ))
@@ -53,8 +54,10 @@ pub async fn keys_register_find_list_revoke(store: SeaOrmStore) {
         key.scopes,
         Scopes {
             read: true,
-            write: false
-        }
+            write: false,
+            access_log: true,
+        },
+        "the scopes read back as registered"
     );
     assert!(key.is_active());
 
@@ -69,6 +72,7 @@ pub async fn keys_register_find_list_revoke(store: SeaOrmStore) {
             Scopes {
                 read: false,
                 write: true,
+                access_log: false,
             },
             &ApiKeySecret::generate(),
         ))
@@ -156,6 +160,7 @@ pub async fn registering_an_existing_secret_returns_the_stored_key(store: SeaOrm
             Scopes {
                 read: true,
                 write: false,
+                access_log: false,
             },
             &secret,
         ))
