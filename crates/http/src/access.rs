@@ -5,8 +5,8 @@
 //! ([`access_log_operation`]).
 //!
 //! Handlers hand their records to [`AccessLog`], a bounded queue that one writer empties
-//! in batches ([`AccessLog::start`]), so that a read costs a queue push and not a
-//! database round trip. When the queue is full a read waits for room rather than go
+//! in batches gathered over up to [`LINGER`] ([`AccessLog::start`]), so that a read
+//! costs a queue push and not a database round trip. When the queue is full a read waits for room rather than go
 //! unrecorded; records the database refuses (after retries) are counted per tenant and
 //! written as a `reads_not_recorded` record once it takes writes again. At shutdown
 //! the writer writes what is queued ([`AccessLogWriter::finish`]).
@@ -35,6 +35,11 @@ pub const QUEUE_CAPACITY: usize = 10_000;
 
 /// The most records the writer writes in one batch.
 const BATCH: usize = 1_000;
+
+/// How long the writer gathers records after the first of a batch: a read's record is
+/// written within this, and a busy server writes a few batches a second, not a row a
+/// read.
+pub const LINGER: Duration = Duration::from_millis(200);
 
 /// How long the writer waits before each retry of a batch the database refused.
 const RETRY_AFTER: [Duration; 3] = [
@@ -139,10 +144,19 @@ async fn write(
         };
         let mut batch = Vec::with_capacity(64);
         batch.push(first);
+        // At shutdown, what is queued is written at once.
+        let gather_until =
+            tokio::time::Instant::now() + if stopping { Duration::ZERO } else { LINGER };
         while batch.len() < BATCH {
             match records.try_recv() {
                 Ok(record) => batch.push(record),
-                Err(_) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(gather_until, records.recv()).await {
+                        Ok(Some(record)) => batch.push(record),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
             }
         }
         write_batch(store.as_ref(), batch, &mut lost, !stopping).await;
