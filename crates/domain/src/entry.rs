@@ -255,7 +255,16 @@ impl NewAuditLog {
                 "must be a JSON object",
             ));
         };
-        for (key, value) in object {
+        Self::from_object(object.clone(), tenant_id)
+    }
+
+    /// What [`NewAuditLog::from_json`] does, for an object already taken apart: its
+    /// `details` is moved into the submission, not copied.
+    pub fn from_object(
+        mut object: Map<String, Value>,
+        tenant_id: Uuid,
+    ) -> Result<Self, EntryError> {
+        for (key, value) in &object {
             match key.as_str() {
                 "id"
                 | "type"
@@ -286,7 +295,8 @@ impl NewAuditLog {
                 }
             }
         }
-        let fields = Fields(object);
+        let details = object.remove("details");
+        let fields = Fields(&object);
         let id = fields
             .optional_str("id")?
             .map(|s| {
@@ -307,10 +317,16 @@ impl NewAuditLog {
             .required_str("meta_source_ip")?
             .parse::<IpAddr>()
             .map_err(|_| fields.invalid("meta_source_ip", "must be an IPv4 or IPv6 address"))?;
-        let details = match object.get("details") {
+        let details = match details {
             None | Some(Value::Null) => None,
-            Some(Value::Object(map)) => Some(map.clone()),
-            Some(_) => return Err(fields.invalid("details", "must be a JSON object")),
+            Some(Value::Object(map)) => Some(map),
+            Some(other) => {
+                return Err(EntryError::new(
+                    "details",
+                    excerpt(&other.to_string()),
+                    "must be a JSON object",
+                ));
+            }
         };
         let created_at = fields
             .optional_str("created_at")?

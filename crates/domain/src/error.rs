@@ -38,7 +38,8 @@ pub struct EntryError {
 }
 
 impl EntryError {
-    pub(crate) fn new(field: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// An error naming `field`, an excerpt of the value sent and why it was refused.
+    pub fn new(field: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             field: field.to_owned(),
             value: value.into(),

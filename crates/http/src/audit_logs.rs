@@ -3,7 +3,7 @@
 //! The variant modules (`passkey`, `admin`) only decide where the tenant comes from,
 //! how the key is sent, and the error shape.
 
-use auditlog_domain::{AccessOperation, AuditLog, LogError, NewAuditLog, Scope, limits};
+use auditlog_domain::{AccessOperation, AuditLog, LogError, NewAuditLog, Scope};
 use axum::{
     Json,
     body::Body,
@@ -98,10 +98,13 @@ pub(crate) async fn list(
         &state.config.listen_host,
     );
     let next = query::next_cursor(&filter, &page);
-    let mut response = Json(&page.items).into_response();
+    let link = query::link_header(&base, &path, &filter, &page, next.as_ref());
+    let total = page.total;
+    // Each entry is written out as the client reads, and dropped once written.
+    let mut response = crate::json_array::answer(page.items)?;
     let out = response.headers_mut();
-    out.insert(X_TOTAL_COUNT, HeaderValue::from(page.total));
-    if let Some(link) = query::link_header(&base, &path, &filter, &page, next.as_ref()) {
+    out.insert(X_TOTAL_COUNT, HeaderValue::from(total));
+    if let Some(link) = link {
         out.insert(axum::http::header::LINK, link);
     }
     if let Some(cursor) = next
@@ -171,22 +174,10 @@ pub(crate) async fn create(
             ApiError::bad_request("the body could not be read").kind("unreadable_body")
         }
     })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|err| {
-        ApiError::bad_request(format!("the body is not valid JSON: {err}")).kind("invalid_json")
-    })?;
-    let (values, single) = match value {
-        Value::Array(items) => (items, false),
-        other => (vec![other], true),
-    };
-    if values.is_empty() || values.len() > limits::MAX_BATCH {
-        return Err(ApiError::bad_request(format!(
-            "a batch holds 1 to {} entries, not {}",
-            limits::MAX_BATCH,
-            values.len()
-        ))
-        .kind("invalid_batch_size"));
-    }
-    let entries = entries_from_json(&values, tenant_id)?;
+    // Read without building the body's tree: each entry is checked against its limits
+    // as it is taken from the body.
+    let (entries, single) = crate::submission::entries(&bytes, tenant_id)?;
+    drop(bytes);
     let stored = state.logs.append(tenant_id, entries).await?;
     Ok(created(stored, single))
 }

@@ -31,6 +31,7 @@ pub mod export_format;
 pub mod export_reader;
 mod headers;
 mod health;
+mod json_array;
 mod log;
 #[cfg(test)]
 mod memory_log;
@@ -38,6 +39,7 @@ mod middleware;
 mod passkey;
 mod query;
 pub mod recorder;
+mod submission;
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 

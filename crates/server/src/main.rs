@@ -23,8 +23,25 @@ use std::process::ExitCode;
 use clap::Parser;
 use settings::LogFormat;
 
+/// jemalloc: freed memory goes back to the system within seconds of a burst, busy or
+/// idle (see [`return_freed_memory`]), where glibc's malloc keeps it in its arenas.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Starts jemalloc's background threads, which purge freed pages on jemalloc's decay
+/// schedule (dirty pages within about 10 s) even while no request allocates, so that
+/// the memory of a burst leaves the process's resident set once it is over.
+fn return_freed_memory() {
+    #[cfg(not(target_env = "msvc"))]
+    if let Err(err) = tikv_jemalloc_ctl::background_thread::write(true) {
+        eprintln!("warning: jemalloc's background purging could not start: {err}");
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    return_freed_memory();
     let cli = cli::Cli::parse();
     let settings = match cli.command.settings() {
         Ok(settings) => settings,
