@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The PostgreSQL that the tests use when it is set (CI sets it).
 export AUDITLOG_TEST_POSTGRES_URL ?=
 
-.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv schemathesis outage crash deny unit browser
+.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv schemathesis outage crash deny unit browser memory
 
 ## Serve on the embedded SQLite file at http://127.0.0.1:8000
 run:
@@ -86,6 +86,14 @@ soak:
 	AUDITLOG_BIN=target/release/auditlog target/release/examples/soak --secs $(SOAK_SECS) --backend sqlite
 	if [ -n "$(AUDITLOG_TEST_POSTGRES_URL)" ]; then \
 	  AUDITLOG_BIN=target/release/auditlog target/release/examples/soak --secs $(SOAK_SECS) --backend postgres; fi
+
+## Resident memory under the costliest requests (RELIABILITY.md, Limits), on SQLite and,
+## when AUDITLOG_TEST_POSTGRES_URL is set, on PostgreSQL. A few minutes.
+memory:
+	$(CARGO) build --release -p auditlog
+	python3 tools/memory.py --bin target/release/auditlog --backend sqlite
+	if [ -n "$(AUDITLOG_TEST_POSTGRES_URL)" ]; then \
+	  python3 tools/memory.py --bin target/release/auditlog --backend postgres; fi
 
 ## A PostgreSQL outage on a private cluster; SIGKILL during ingestion, on both backends.
 outage:
