@@ -103,8 +103,8 @@ pub struct AccessRecord {
     pub operation: String,
     /// The path that was read (`cli` from the command line).
     pub path: String,
-    /// The query's parameters as sent, empty ones left out: a value a name, or an
-    /// array of them when the name was repeated.
+    /// The query's parameters as sent, those the reads take (empty ones and other
+    /// names left out): a value a name, or an array of them when the name was repeated.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub parameters: Map<String, Value>,
     /// How many entries the answer held (for a proof or a checkpoint, none; for
