@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::{
-    ApiKey, ApiKeyHash, AuditLog, AuditLogFilter, NewApiKey, NewAuditLog, StoreError, Tenant,
+    ApiKey, ApiKeyHash, AuditLog, AuditLogFilter, Cursor, NewApiKey, NewAuditLog, StoreError,
+    Tenant,
 };
 
 /// One page of a result and the number of all matching items.
@@ -41,6 +42,33 @@ pub trait AuditLogStore: Send + Sync {
     /// The tenant's entry with this id, as a list serves it; `None` when the tenant has
     /// none, whether or not another tenant has an entry with the id.
     async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<AuditLog>, StoreError>;
+
+    /// What [`AuditLogStore::list`] answers, with each entry's position in the order
+    /// (its `created_at` and id) instead of the entry: a large page is read by it, and
+    /// its entries then a slice at a time ([`AuditLogStore::get_many`]), so that a
+    /// reader holds a slice, not a page. The default reads the page whole.
+    async fn list_positions(
+        &self,
+        tenant_id: Uuid,
+        filter: &AuditLogFilter,
+    ) -> Result<Page<Cursor>, StoreError> {
+        let page = self.list(tenant_id, filter).await?;
+        Ok(Page {
+            items: page.items.iter().map(Cursor::after).collect(),
+            total: page.total,
+        })
+    }
+
+    /// The tenant's entries with these ids, as a list serves them, in the order of
+    /// `ids`; an id the tenant has no entry with is left out. The default reads them
+    /// one by one.
+    async fn get_many(&self, tenant_id: Uuid, ids: &[Uuid]) -> Result<Vec<AuditLog>, StoreError> {
+        let mut entries = Vec::with_capacity(ids.len());
+        for &id in ids {
+            entries.extend(self.get(tenant_id, id).await?);
+        }
+        Ok(entries)
+    }
 
     /// Answers when the backend can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;

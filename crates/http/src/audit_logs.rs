@@ -3,7 +3,7 @@
 //! The variant modules (`passkey`, `admin`) only decide where the tenant comes from,
 //! how the key is sent, and the error shape.
 
-use auditlog_domain::{AccessOperation, AuditLog, LogError, NewAuditLog, Scope};
+use auditlog_domain::{AccessOperation, AuditLog, Cursor, LogError, NewAuditLog, Scope};
 use axum::{
     Json,
     body::Body,
@@ -19,7 +19,7 @@ use crate::{
     auth::{self, KeySource},
     error::ApiError,
     headers::{X_NEXT_CURSOR, X_TOTAL_COUNT},
-    query,
+    json_array, query,
 };
 
 /// Where a request names its tenant.
@@ -80,15 +80,34 @@ pub(crate) async fn list(
     };
     let reader = reader_for(state, headers, source, tenant, Scope::Read).await?;
     let filter = query::parse_filter(uri.query())?;
-    let page = state.logs.list(reader.tenant_id, &filter).await?;
-    let returned = page.items.len() as u64;
+    // A large page is read by its entries' positions, and its entries a slice at a time
+    // as the answer is written: a request holds a slice, not a page.
+    let sliced = filter.page().per_page() > json_array::SLICE as u64;
+    let (body, returned, total, last) = if sliced {
+        let page = state.logs.list_positions(reader.tenant_id, &filter).await?;
+        let last = page.items.last().copied();
+        let ids = page
+            .items
+            .iter()
+            .map(|position| position.id)
+            .collect::<Vec<_>>();
+        let returned = ids.len();
+        let body = json_array::sliced(state.logs.clone(), reader.tenant_id, ids);
+        (body, returned, page.total, last)
+    } else {
+        let page = state.logs.list(reader.tenant_id, &filter).await?;
+        let last = page.items.last().map(Cursor::after);
+        let returned = page.items.len();
+        // Each entry is written out as the client reads, and dropped once written.
+        (json_array::answer(page.items)?, returned, page.total, last)
+    };
     access::record(
         state,
         reader,
         AccessOperation::ListAuditLogs,
         headers,
         uri,
-        returned,
+        returned as u64,
     )
     .await;
     let base = query::base_url(
@@ -97,11 +116,9 @@ pub(crate) async fn list(
         headers,
         &state.config.listen_host,
     );
-    let next = query::next_cursor(&filter, &page);
-    let link = query::link_header(&base, &path, &filter, &page, next.as_ref());
-    let total = page.total;
-    // Each entry is written out as the client reads, and dropped once written.
-    let mut response = crate::json_array::answer(page.items)?;
+    let next = query::next_cursor(&filter, returned, total, last);
+    let link = query::link_header(&base, &path, &filter, total, next.as_ref());
+    let mut response = body;
     let out = response.headers_mut();
     out.insert(X_TOTAL_COUNT, HeaderValue::from(total));
     if let Some(link) = link {

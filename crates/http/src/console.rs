@@ -4,7 +4,9 @@
 use std::{fmt, io::Write, str::FromStr, sync::Arc};
 
 use async_trait::async_trait;
-use auditlog_domain::{AuditLog, AuditLogFilter, AuditLogStore, NewAuditLog, Page, StoreError};
+use auditlog_domain::{
+    AuditLog, AuditLogFilter, AuditLogStore, Cursor, NewAuditLog, Page, StoreError,
+};
 use uuid::Uuid;
 
 /// Where console output goes.
@@ -85,6 +87,18 @@ impl AuditLogStore for ConsoleEcho {
 
     async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<AuditLog>, StoreError> {
         self.inner.get(tenant_id, id).await
+    }
+
+    async fn list_positions(
+        &self,
+        tenant_id: Uuid,
+        filter: &AuditLogFilter,
+    ) -> Result<Page<Cursor>, StoreError> {
+        self.inner.list_positions(tenant_id, filter).await
+    }
+
+    async fn get_many(&self, tenant_id: Uuid, ids: &[Uuid]) -> Result<Vec<AuditLog>, StoreError> {
+        self.inner.get_many(tenant_id, ids).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

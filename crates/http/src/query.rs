@@ -1,9 +1,7 @@
 //! From a raw query string to a validated filter, and back to `Link` headers; and the
 //! other parameters the handlers parse (tree sizes, an entry's id).
 
-use auditlog_domain::{
-    AuditLog, AuditLogFilter, Cursor, FilterError, Page, PageRequest, filter::PAGE_PARAMETERS,
-};
+use auditlog_domain::{AuditLogFilter, Cursor, FilterError, PageRequest, filter::PAGE_PARAMETERS};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use uuid::Uuid;
 
@@ -204,22 +202,22 @@ fn url(base: &str, path: &str, filter: &AuditLogFilter, page: &[(&str, String)])
     format!("{base}{path}?{}", query.finish())
 }
 
-/// The cursor of the page's last entry when more entries may follow: what a client
-/// sends as `cursor` to continue in keyset mode.
-pub(crate) fn next_cursor(filter: &AuditLogFilter, page: &Page<AuditLog>) -> Option<Cursor> {
+/// The cursor of the page's last entry (at `last`, one of `returned` out of `total`)
+/// when more entries may follow: what a client sends as `cursor` to continue in keyset
+/// mode.
+pub(crate) fn next_cursor(
+    filter: &AuditLogFilter,
+    returned: usize,
+    total: u64,
+    last: Option<Cursor>,
+) -> Option<Cursor> {
     let per_page = filter.page().per_page();
-    let full = page.items.len() as u64 == per_page;
+    let full = returned as u64 == per_page;
     let more = match filter.page() {
-        PageRequest::Offset { .. } => {
-            filter.page().offset() + (page.items.len() as u64) < page.total
-        }
+        PageRequest::Offset { .. } => filter.page().offset() + (returned as u64) < total,
         PageRequest::After { .. } => full,
     };
-    if full && more {
-        page.items.last().map(Cursor::after)
-    } else {
-        None
-    }
+    if full && more { last } else { None }
 }
 
 /// The `Link` header of a list answer: `first` and `last` always, `prev` when page > 1
@@ -230,7 +228,7 @@ pub(crate) fn link_header(
     base: &str,
     path: &str,
     filter: &AuditLogFilter,
-    page: &Page<AuditLog>,
+    total: u64,
     next: Option<&Cursor>,
 ) -> Option<HeaderValue> {
     let per_page = filter.page().per_page();
@@ -243,7 +241,7 @@ pub(crate) fn link_header(
         )
     };
     let mut links = vec![(offset_link(1), "first")];
-    let last = page.total.div_ceil(per_page).max(1);
+    let last = total.div_ceil(per_page).max(1);
     match filter.page() {
         PageRequest::Offset { page: current, .. } => {
             if current > 1 {

@@ -11,8 +11,8 @@ use tokio::sync::{Mutex, mpsc};
 
 use async_trait::async_trait;
 use auditlog_domain::{
-    AuditLog, AuditLogFilter, AuditLogStore, ExportPage, LogError, LogStore, NewAuditLog, Page,
-    StoreError,
+    AuditLog, AuditLogFilter, AuditLogStore, Cursor, ExportPage, LogError, LogStore, NewAuditLog,
+    Page, StoreError,
     store::{ConsistencyProof, InclusionProof, SignedCheckpoint},
 };
 use auditlog_migrations::{Migrator, MigratorTrait};
@@ -23,7 +23,7 @@ use crate::{
     backend::{self, Backend},
     error::db_error,
     log::{LogSigner, Wake, export, proofs},
-    read::{entry_in, list_in},
+    read::{entries_in, entry_in, list_in, positions_in},
     search::KnownTerms,
     write::{append::store_batch, txn::WriteTxn},
 };
@@ -221,6 +221,26 @@ impl AuditLogStore for SeaOrmStore {
 
     async fn get(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<AuditLog>, StoreError> {
         entry_in(&self.db, tenant_id, id).await
+    }
+
+    async fn list_positions(
+        &self,
+        tenant_id: Uuid,
+        filter: &AuditLogFilter,
+    ) -> Result<Page<Cursor>, StoreError> {
+        let (store, filter) = (self.clone(), filter.clone());
+        to_completion(async move {
+            // One snapshot for the page and the count, as for a list.
+            let txn = Backend::of(&store.db)?.begin_snapshot(&store.db).await?;
+            let page = positions_in(&txn, tenant_id, &filter).await?;
+            txn.commit().await.map_err(db_error)?;
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn get_many(&self, tenant_id: Uuid, ids: &[Uuid]) -> Result<Vec<AuditLog>, StoreError> {
+        entries_in(&self.db, tenant_id, ids).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

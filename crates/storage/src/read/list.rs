@@ -1,6 +1,6 @@
 //! The page a filter asks for, and how many entries match in all.
 
-use auditlog_domain::{AuditLog, AuditLogFilter, Page, PageRequest, StoreError};
+use auditlog_domain::{AuditLog, AuditLogFilter, Cursor, Page, PageRequest, StoreError};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -28,6 +28,63 @@ pub async fn list_in<C: ConnectionTrait>(
     tenant_id: Uuid,
     filter: &AuditLogFilter,
 ) -> Result<Page<AuditLog>, StoreError> {
+    let (rows, total) = page_in(conn, tenant_id, filter, Read::Entries).await?;
+    let items = match rows {
+        Rows::Entries(items) => items,
+        Rows::Positions(_) => Vec::new(),
+    };
+    Ok(Page { items, total })
+}
+
+/// What [`list_in`] answers, with each entry's position in the order (its
+/// `created_at` and id) instead of the entry: what a large page is read by, its entries
+/// then read a slice at a time ([`super::entries_in`]).
+pub(crate) async fn positions_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    filter: &AuditLogFilter,
+) -> Result<Page<Cursor>, StoreError> {
+    let (rows, total) = page_in(conn, tenant_id, filter, Read::Positions).await?;
+    let items = match rows {
+        Rows::Positions(items) => items,
+        Rows::Entries(_) => Vec::new(),
+    };
+    Ok(Page { items, total })
+}
+
+/// What a page's rows are read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Entries,
+    Positions,
+}
+
+/// A page's rows, as read.
+enum Rows {
+    Entries(Vec<AuditLog>),
+    Positions(Vec<Cursor>),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Entries(items) => items.len(),
+            Rows::Positions(items) => items.len(),
+        }
+    }
+}
+
+/// The page's rows as `read` asks, and how many entries match in all.
+async fn page_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    filter: &AuditLogFilter,
+    read: Read,
+) -> Result<(Rows, u64), StoreError> {
+    let empty = || match read {
+        Read::Entries => Rows::Entries(Vec::new()),
+        Read::Positions => Rows::Positions(Vec::new()),
+    };
     let mut matching = condition_but_q(tenant_id, filter);
     if let Some(q) = filter.q() {
         // The search index turns `q` into the exact values that contain it: an entry
@@ -35,12 +92,7 @@ pub async fn list_in<C: ConnectionTrait>(
         // columns answer alone (counts included) without a substring test per row.
         match search::matching(conn, tenant_id, q).await? {
             Search::Values(values) => matching = matching.add(values),
-            Search::Nothing => {
-                return Ok(Page {
-                    items: Vec::new(),
-                    total: 0,
-                });
-            }
+            Search::Nothing => return Ok((empty(), 0)),
             Search::Scan => matching = matching.add(q_condition(q)),
         }
     }
@@ -75,10 +127,7 @@ pub async fn list_in<C: ConnectionTrait>(
                     }
                     None => {
                         let total = days.iter().map(|(_, n)| n).sum();
-                        return Ok(Page {
-                            items: Vec::new(),
-                            total,
-                        });
+                        return Ok((empty(), total));
                     }
                 }
             }
@@ -104,18 +153,35 @@ pub async fn list_in<C: ConnectionTrait>(
         }
         PageRequest::After { cursor, .. } => select = select.filter(after(&cursor)),
     }
-    let items = if past_the_end {
-        Vec::new()
-    } else {
-        select
-            .all(conn)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(Model::into_entry)
-            .collect::<Result<Vec<_>, _>>()?
+    let rows = match (past_the_end, read) {
+        (true, _) => empty(),
+        (false, Read::Entries) => Rows::Entries(
+            select
+                .all(conn)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(Model::into_entry)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        (false, Read::Positions) => Rows::Positions(
+            select
+                .select_only()
+                .column(Column::CreatedAt)
+                .column(Column::Id)
+                .into_tuple::<(i64, Uuid)>()
+                .all(conn)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(|(created_at_micros, id)| Cursor {
+                    created_at_micros,
+                    id,
+                })
+                .collect(),
+        ),
     };
-    let returned = items.len() as u64;
+    let returned = rows.len() as u64;
     let total = match (page, days) {
         (_, Some(days)) => days.iter().map(|(_, n)| n).sum(),
         // A short page that is not empty ends the result, so it tells the total.
@@ -128,5 +194,5 @@ pub async fn list_in<C: ConnectionTrait>(
             .await
             .map_err(db_error)?,
     };
-    Ok(Page { items, total })
+    Ok((rows, total))
 }

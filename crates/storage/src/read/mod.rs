@@ -7,5 +7,6 @@ pub(crate) mod list;
 
 pub use condition::condition;
 pub(crate) use condition::like_contains;
-pub(crate) use entry::entry_in;
+pub(crate) use entry::{entries_in, entry_in};
 pub use list::list_in;
+pub(crate) use list::positions_in;
