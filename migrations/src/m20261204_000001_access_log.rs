@@ -3,9 +3,29 @@
 //!   it before);
 //! - `access_logs`: one row a read of a tenant's log (when, which key, which operation
 //!   on which path with which parameters, how many entries it returned), read per
-//!   tenant newest first by its UUIDv7 id.
+//!   tenant newest first by its UUIDv7 id; append-only, as the entries are (triggers
+//!   refuse `UPDATE` and `DELETE`).
 
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+
+/// The statements that make `access_logs` refuse changes on `backend`: on PostgreSQL
+/// the trigger function of the entries (`m20261201_000001_verifiable_log`).
+fn append_only_sql(backend: DbBackend) -> Vec<&'static str> {
+    match backend {
+        DbBackend::Postgres => vec![
+            "CREATE TRIGGER access_logs_append_only BEFORE UPDATE OR DELETE ON access_logs \
+             FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+        ],
+        _ => vec![
+            "CREATE TRIGGER IF NOT EXISTS access_logs_no_update BEFORE UPDATE ON access_logs \
+             BEGIN SELECT RAISE(ABORT, 'auditlog: UPDATE of access_logs refused: \
+             the access log is append-only'); END",
+            "CREATE TRIGGER IF NOT EXISTS access_logs_no_delete BEFORE DELETE ON access_logs \
+             BEGIN SELECT RAISE(ABORT, 'auditlog: DELETE of access_logs refused: \
+             the access log is append-only'); END",
+        ],
+    }
+}
 
 #[derive(Debug, DeriveMigrationName)]
 pub struct Migration;
@@ -83,6 +103,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        let db = manager.get_connection();
+        for statement in append_only_sql(manager.get_database_backend()) {
+            db.execute_unprepared(statement).await?;
+        }
         Ok(())
     }
 

@@ -79,6 +79,7 @@ backend_tests! {
     connection::closed_pool_is_unavailable,
     log::every_entry_has_a_proof_against_every_later_checkpoint,
     log::entries_leaves_and_checkpoints_cannot_be_changed_or_deleted,
+    log::the_access_log_cannot_be_changed_or_deleted,
     log::a_changed_field_is_found,
     log::a_deleted_entry_is_found,
     log::a_forged_entry_is_found,

@@ -193,6 +193,33 @@ pub async fn entries_leaves_and_checkpoints_cannot_be_changed_or_deleted(store: 
     assert!(verify(&store, &signer, tenant).await.verified());
 }
 
+pub async fn the_access_log_cannot_be_changed_or_deleted(store: SeaOrmStore) {
+    use auditlog_domain::{AccessLogStore, AccessOperation, AccessQuery, AccessRecord};
+    let tenant = Uuid::new_v4();
+    let record = AccessRecord::now(tenant, Some(Uuid::new_v4()), AccessOperation::ListAuditLogs);
+    store
+        .record_access(std::slice::from_ref(&record))
+        .await
+        .expect("recorded");
+    let db = store.connection();
+    for sql in [
+        "UPDATE access_logs SET returned = 0, key_id = NULL",
+        "DELETE FROM access_logs",
+    ] {
+        let err = db.execute_unprepared(sql).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    let query = AccessQuery {
+        limit: 10,
+        ..AccessQuery::default()
+    };
+    assert_eq!(
+        store.access_log(tenant, &query).await.expect("read"),
+        vec![record],
+        "the record as written"
+    );
+}
+
 /// A store with 8 logged entries of a tenant, its signer, and the entries in log order.
 async fn attacked(store: &SeaOrmStore) -> (LogSigner, Uuid, Vec<Uuid>) {
     let (signer, tenant) = (signer(), Uuid::new_v4());
