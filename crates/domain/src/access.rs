@@ -132,6 +132,22 @@ impl AccessRecord {
     }
 }
 
+/// Adds a query parameter to a record's `parameters`: the value, or, when the name was
+/// given before, an array of every value in the order given.
+pub fn add_parameter(parameters: &mut Map<String, Value>, name: &str, value: String) {
+    let value = Value::String(value);
+    match parameters.get_mut(name) {
+        Some(Value::Array(values)) => values.push(value),
+        Some(first) => {
+            let earlier = first.take();
+            *first = Value::Array(vec![earlier, value]);
+        }
+        None => {
+            parameters.insert(name.to_owned(), value);
+        }
+    }
+}
+
 /// Which records a page of the access log holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessQuery {

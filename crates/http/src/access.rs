@@ -125,13 +125,20 @@ async fn write(
 ) {
     let mut lost: HashMap<Uuid, u64> = HashMap::new();
     let mut stopping = false;
+    let mut detached = false;
     loop {
         let first = if stopping {
             records.recv().await
         } else {
             tokio::select! {
                 record = records.recv() => record,
-                _ = &mut stopped => {
+                asked = &mut stopped, if !detached => {
+                    if asked.is_err() {
+                        // The handle was dropped without `finish`: keep writing until
+                        // every sender is gone.
+                        detached = true;
+                        continue;
+                    }
                     stopping = true;
                     // Sends fail from now on; what is queued is still received.
                     records.close();
@@ -297,17 +304,7 @@ pub(crate) fn parameters_of(raw: Option<&str>) -> Map<String, Value> {
             continue;
         }
         budget -= size;
-        let value = Value::String(value.into_owned());
-        match parameters.get_mut(name.as_ref()) {
-            Some(Value::Array(values)) => values.push(value),
-            Some(first) => {
-                let first = first.take();
-                parameters.insert(name.into_owned(), Value::Array(vec![first, value]));
-            }
-            None => {
-                parameters.insert(name.into_owned(), value);
-            }
-        }
+        auditlog_domain::access::add_parameter(&mut parameters, &name, value.into_owned());
     }
     if left_out > 0 {
         parameters.insert("…".to_owned(), Value::from(left_out));
@@ -592,6 +589,17 @@ mod tests {
             "the read after the outage is kept"
         );
         assert_eq!(written.len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_writer_handle_does_not_stop_the_recording() {
+        let store = Arc::new(Flaky::default());
+        let (log, writer) = AccessLog::start(store.clone());
+        drop(writer);
+        let record = read(Uuid::new_v4());
+        log.note(record.clone()).await;
+        tokio::time::sleep(LINGER * 2).await;
+        assert_eq!(*store.written.lock().expect("a lock"), vec![record]);
     }
 
     #[tokio::test]

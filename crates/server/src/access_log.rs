@@ -4,7 +4,8 @@
 
 use anyhow::Context;
 use auditlog_domain::{
-    AccessLogStore, AccessOperation, AccessQuery, AccessRecord, entry::timestamp,
+    AccessLogStore, AccessOperation, AccessQuery, AccessRecord, access::add_parameter,
+    entry::timestamp,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -113,16 +114,7 @@ pub async fn run(database: &Database, args: AccessLogArgs) -> anyhow::Result<()>
 pub fn parameters(pairs: Vec<(&'static str, String)>) -> Map<String, Value> {
     let mut parameters = Map::new();
     for (name, value) in pairs {
-        match parameters.get_mut(name) {
-            Some(Value::Array(values)) => values.push(value.into()),
-            Some(first) => {
-                let first = first.take();
-                parameters.insert(name.to_owned(), Value::Array(vec![first, value.into()]));
-            }
-            None => {
-                parameters.insert(name.to_owned(), value.into());
-            }
-        }
+        add_parameter(&mut parameters, name, value);
     }
     parameters
 }
