@@ -20,6 +20,8 @@ mod m20261202_000001_log_heads;
 mod m20261203_000001_key_expiry;
 mod m20261203_000002_chosen_key_prefixes;
 mod m20261204_000001_access_log;
+mod m20261205_000001_tenant_search_ranges;
+mod m20261206_000001_retention;
 
 /// Runs `statements` in order on PostgreSQL; nothing on SQLite.
 pub(crate) async fn on_postgres(
@@ -34,6 +36,37 @@ pub(crate) async fn on_postgres(
         db.execute_unprepared(statement).await?;
     }
     Ok(())
+}
+
+/// SQLite: the low bits of a rowid of `audit_log_terms_search` that number one
+/// tenant's terms; the bits above are the tenant's number in `audit_log_search_tenants`.
+pub const SEARCH_TERM_BITS: u32 = 36;
+
+/// Runs `statements` in order on SQLite; nothing on PostgreSQL.
+pub(crate) async fn on_sqlite(
+    manager: &SchemaManager<'_>,
+    statements: &[String],
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm_migration::sea_orm::DbBackend::Sqlite {
+        return Ok(());
+    }
+    sqlite_batch(manager, statements).await
+}
+
+/// Runs `statements` on SQLite in one transaction, so on one pooled connection. Migrations on SQLite run outside a transaction, each statement on any
+/// pooled connection; a connection that has not seen another's `DROP` yet compiles a
+/// `CREATE` of the same name against its older schema and refuses it ("already
+/// exists"), so statements that drop and make again must share a connection.
+pub(crate) async fn sqlite_batch(
+    manager: &SchemaManager<'_>,
+    statements: &[String],
+) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::TransactionTrait;
+    let txn = manager.get_connection().begin().await?;
+    for statement in statements {
+        txn.execute_unprepared(statement).await?;
+    }
+    txn.commit().await
 }
 
 /// Applies auditlog's migrations: `Migrator::up(&db, None)` brings a database to the
@@ -56,6 +89,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_key_expiry::Migration),
             Box::new(m20261203_000002_chosen_key_prefixes::Migration),
             Box::new(m20261204_000001_access_log::Migration),
+            Box::new(m20261205_000001_tenant_search_ranges::Migration),
+            Box::new(m20261206_000001_retention::Migration),
         ]
     }
 }

@@ -31,6 +31,10 @@ pub struct Tenant {
     /// When it was created.
     #[serde(with = "crate::entry::timestamp")]
     pub created_at: OffsetDateTime,
+    /// How many days its entries are kept; `None`: the service's default.
+    pub retention_days: Option<u32>,
+    /// Whether removal is suspended for it (a legal hold).
+    pub legal_hold: bool,
 }
 
 /// What a key may do.

@@ -177,6 +177,10 @@ pub enum LogError {
 pub struct ExportPage {
     /// The matching entries with their leaf index, in log order.
     pub entries: Vec<(u64, AuditLog)>,
+    /// In an export of the whole log (no filter): the leaves of the page whose entries
+    /// are gone (removed on purpose, see [`crate::log::Removal`]), with their recorded
+    /// leaf hashes, in log order.
+    pub removed: Vec<(u64, crate::log::Hash)>,
     /// The leaf index the next page starts at.
     pub next: u64,
 }
@@ -220,6 +224,12 @@ pub trait LogStore: Send + Sync {
         end: u64,
         leaves: u64,
     ) -> Result<ExportPage, StoreError>;
+
+    /// The signed notes of the tenant's removals ([`crate::log::Removal`]), oldest
+    /// first: what a whole export carries so that its removed leaves can be checked.
+    async fn removal_notes(&self, _tenant_id: Uuid) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Checks a batch before it is stored: each entry's validity, and ids given

@@ -1,11 +1,16 @@
 //! The formats of verifiable exports, shared by `GET .../export` and `auditlog export`:
 //! NDJSON (each entry as the API serves it, one a line, in log order, and for a whole
-//! log a last line `{"checkpoint": "<signed note>"}`) and CSV (a header, then a row an
+//! log a last line `{"checkpoint": "<signed note>"}`, after a line
+//! `{"removal": "<signed note>"}` a removal, and a line `{"removed_leaf": ...}` in place
+//! of each entry removed on purpose) and CSV (a header, then a row an
 //! entry with its leaf index).
 
 use std::str::FromStr;
 
-use auditlog_domain::{AuditLog, log::LEAF_MEMBERS};
+use auditlog_domain::{
+    AuditLog,
+    log::{Hash, LEAF_MEMBERS},
+};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,19 +96,43 @@ impl ExportFormat {
         }
     }
 
+    /// A leaf whose entry was removed on purpose, in a whole export: for NDJSON the
+    /// line `{"removed_leaf": {"leaf_index": N, "leaf_hash": "<base64>"}}`, so that the
+    /// tree can still be rebuilt; CSV, a table of entries, leaves it out.
+    pub fn removed(self, leaf_index: u64, leaf_hash: Hash) -> Vec<u8> {
+        match self {
+            ExportFormat::Ndjson => json_line(&serde_json::json!({
+                "removed_leaf": { "leaf_index": leaf_index, "leaf_hash": leaf_hash.to_base64() }
+            })),
+            ExportFormat::Csv => Vec::new(),
+        }
+    }
+
+    /// A removal's signed note, in a whole NDJSON export: `{"removal": "<signed note>"}`,
+    /// before the checkpoint line.
+    pub fn removal(self, note: &str) -> Vec<u8> {
+        match self {
+            ExportFormat::Ndjson => json_line(&serde_json::json!({ "removal": note })),
+            ExportFormat::Csv => Vec::new(),
+        }
+    }
+
     /// What ends the export: for NDJSON, the checkpoint that covers a whole log.
     pub fn trailer(self, checkpoint: Option<&str>) -> Vec<u8> {
         match (self, checkpoint) {
             (ExportFormat::Ndjson, Some(note)) => {
-                let mut line = serde_json::json!({ "checkpoint": note })
-                    .to_string()
-                    .into_bytes();
-                line.push(b'\n');
-                line
+                json_line(&serde_json::json!({ "checkpoint": note }))
             }
             _ => Vec::new(),
         }
     }
+}
+
+/// `value` as one line of JSON.
+fn json_line(value: &serde_json::Value) -> Vec<u8> {
+    let mut line = value.to_string().into_bytes();
+    line.push(b'\n');
+    line
 }
 
 /// One CSV row, quoted by the csv crate as RFC 4180 asks.

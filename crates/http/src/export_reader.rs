@@ -159,7 +159,11 @@ impl ExportReader {
                         return Err(ExportError::Stalled { from });
                     }
                     let mut chunk = Vec::new();
+                    let mut removed = page.removed.iter().peekable();
                     for (leaf_index, entry) in &page.entries {
+                        while let Some((index, hash)) = removed.next_if(|(i, _)| i < leaf_index) {
+                            chunk.extend_from_slice(&self.format.removed(*index, *hash));
+                        }
                         let line = self.format.entry(*leaf_index, entry).map_err(|source| {
                             ExportError::Format {
                                 leaf_index: *leaf_index,
@@ -167,6 +171,9 @@ impl ExportReader {
                             }
                         })?;
                         chunk.extend_from_slice(&line);
+                    }
+                    for (index, hash) in removed {
+                        chunk.extend_from_slice(&self.format.removed(*index, *hash));
                     }
                     self.entries += page.entries.len() as u64;
                     self.stage = Stage::Leaves {
@@ -182,7 +189,13 @@ impl ExportReader {
                         .as_ref()
                         .filter(|_| self.is_whole())
                         .map(|c| c.note.as_str());
-                    let trailer = self.format.trailer(note);
+                    let mut trailer = Vec::new();
+                    if note.is_some() {
+                        for removal in self.log.removal_notes(self.tenant_id).await? {
+                            trailer.extend_from_slice(&self.format.removal(&removal));
+                        }
+                    }
+                    trailer.extend_from_slice(&self.format.trailer(note));
                     if !trailer.is_empty() {
                         return Ok(Some(trailer));
                     }

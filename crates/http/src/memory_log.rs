@@ -92,6 +92,7 @@ impl LogStore for MemoryLog {
         if self.stall {
             return Ok(ExportPage {
                 entries: Vec::new(),
+                removed: Vec::new(),
                 next: from,
             });
         }
@@ -100,6 +101,10 @@ impl LogStore for MemoryLog {
             .map(|i| (i, self.entries[i as usize].clone()))
             .filter(|(_, entry)| filter.matches(entry))
             .collect();
-        Ok(ExportPage { entries, next: to })
+        Ok(ExportPage {
+            entries,
+            removed: Vec::new(),
+            next: to,
+        })
     }
 }

@@ -191,6 +191,29 @@ fn origins<S: Serializer>(origins: &[Setting<String>], serializer: S) -> Result<
     serializer.collect_seq(origins.iter().filter_map(|origin| origin.0.as_deref()))
 }
 
+/// How long entries are kept.
+#[derive(Debug, Args, Serialize)]
+pub struct RetentionArgs {
+    /// Remove entries older than this many days, for every tenant that sets no
+    /// retention of its own (`tenants update --retention-days`) and is not under legal
+    /// hold [default: keep everything].
+    #[arg(long, env = "AUDITLOG_RETENTION_DAYS", hide_env_values = true,
+          value_name = "DAYS", value_parser = number::<u32>())]
+    #[serde(skip_serializing_if = "unset")]
+    pub retention_days: Option<Setting<u32>>,
+}
+
+/// How often `serve` removes expired entries.
+#[derive(Debug, Args, Serialize)]
+pub struct PurgeScheduleArgs {
+    /// Remove expired entries this often, in seconds (the first time a minute after
+    /// the start) [default: 3600].
+    #[arg(long, env = "AUDITLOG_PURGE_INTERVAL_SECS", hide_env_values = true,
+          value_name = "SECS", value_parser = number::<u64>())]
+    #[serde(skip_serializing_if = "unset")]
+    pub purge_interval_secs: Option<Setting<u64>>,
+}
+
 /// The log signing key, and the names it signs under.
 #[derive(Debug, Args, Serialize)]
 pub struct SigningArgs {

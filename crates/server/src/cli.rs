@@ -8,10 +8,13 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::{
     access_log,
-    args::{BootstrapKeyArgs, ConfigArgs, DatabaseArgs, HttpArgs, SigningArgs, TenantArgs, given},
+    args::{
+        BootstrapKeyArgs, ConfigArgs, DatabaseArgs, HttpArgs, PurgeScheduleArgs, RetentionArgs,
+        SigningArgs, TenantArgs, given,
+    },
     config,
     database::{Create, Database},
-    export, manage, seed, serve,
+    export, manage, purge, seed, serve,
     settings::{Loader, Settings},
     signing_key, verify,
 };
@@ -46,6 +49,10 @@ pub enum Command {
     /// against a checkpoint (offline: --entries, --checkpoint, --key); exits non-zero
     /// on any disagreement.
     Verify(verify::VerifyArgs),
+    /// Remove the entries older than each tenant's retention (its own, else
+    /// AUDITLOG_RETENTION_DAYS), but not of tenants under legal hold; each removal is
+    /// signed with the log key, so that `verify` tells it from tampering.
+    Purge(purge::PurgeArgs),
     /// Write a tenant's entries in log order as NDJSON or CSV; without filters the
     /// NDJSON ends with the checkpoint that covers it.
     Export(export::ExportArgs),
@@ -99,6 +106,10 @@ pub struct ServeArgs {
     http: HttpArgs,
     #[command(flatten, next_help_heading = "Transparency log")]
     signing: SigningArgs,
+    #[command(flatten, next_help_heading = "Retention")]
+    retention: RetentionArgs,
+    #[command(flatten, next_help_heading = "Retention")]
+    purge: PurgeScheduleArgs,
     #[command(flatten, next_help_heading = "Bootstrap")]
     tenant: TenantArgs,
     #[command(flatten, next_help_heading = "Bootstrap")]
@@ -147,6 +158,8 @@ impl Command {
                 .loader()?
                 .given(&args.http)
                 .given(&args.signing)
+                .given(&args.retention)
+                .given(&args.purge)
                 .given(&args.tenant)
                 .given(&args.key),
             Command::Migrate(args) => args.store.loader()?.given(&args.tenant),
@@ -156,6 +169,11 @@ impl Command {
             | Command::Export(export::ExportArgs { store, .. })
             | Command::AccessLog(access_log::AccessLogArgs { store, .. }) => store.loader()?,
             Command::Verify(args) => args.store.loader()?.given(&args.signing),
+            Command::Purge(args) => args
+                .store
+                .loader()?
+                .given(&args.retention)
+                .given(&args.signing),
             Command::LogKey(args) => args.config.loader()?.given(&args.signing),
             Command::Openapi | Command::Completions { .. } | Command::Man { .. } => {
                 return Ok(None);
@@ -223,6 +241,7 @@ pub async fn run(command: Command, settings: Option<Settings>) -> anyhow::Result
         }
         Command::Seed(args) => seed::run(&database.open(Create::Refused).await?, args).await,
         Command::Verify(args) => verify::run(&database, &settings, args).await,
+        Command::Purge(args) => purge::run(&database, &settings, args).await,
         Command::Export(args) => export::run(&database, args).await,
         Command::AccessLog(args) => access_log::run(&database, args).await,
     }

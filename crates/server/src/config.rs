@@ -19,6 +19,10 @@ pub struct ServeConfig {
     pub bootstrap_api_key: Option<String>,
     pub bootstrap_tenant_id: uuid::Uuid,
     pub console_output: Option<ConsoleTarget>,
+    /// The default retention in days; none keeps everything.
+    pub retention_days: Option<u32>,
+    /// How often expired entries are removed.
+    pub purge_interval: Duration,
 }
 
 impl ServeConfig {
@@ -51,6 +55,10 @@ impl ServeConfig {
                 "max_expensive_requests (AUDITLOG_MAX_EXPENSIVE_REQUESTS)",
                 http.max_expensive_requests as u64,
             ),
+            (
+                "purge_interval_secs (AUDITLOG_PURGE_INTERVAL_SECS)",
+                settings.purge_interval_secs,
+            ),
         ] {
             if !(1..=MAX_COUNT).contains(&value) {
                 anyhow::bail!("{name} must be between 1 and {MAX_COUNT}, not {value}");
@@ -67,6 +75,8 @@ impl ServeConfig {
             bootstrap_api_key: settings.bootstrap_api_key.clone(),
             bootstrap_tenant_id: settings.bootstrap_tenant_id,
             console_output,
+            retention_days: crate::purge::default_days(settings)?,
+            purge_interval: Duration::from_secs(settings.purge_interval_secs),
         })
     }
 }

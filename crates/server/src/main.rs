@@ -12,6 +12,7 @@ mod database;
 mod export;
 mod logging;
 mod manage;
+mod purge;
 mod seed;
 mod serve;
 mod settings;

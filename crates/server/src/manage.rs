@@ -18,8 +18,49 @@ pub enum TenantsCommand {
         #[arg(long, default_value = "")]
         name: String,
     },
-    /// List the tenants.
+    /// List the tenants: id, retention, legal hold, name.
     List,
+    /// Change a tenant's retention or legal hold.
+    Update {
+        /// The tenant's id.
+        id: Uuid,
+        /// Keep its entries this many days (at least 1), or `default` for the service's
+        /// AUDITLOG_RETENTION_DAYS.
+        #[arg(long, value_name = "DAYS|default", value_parser = retention_days)]
+        retention_days: Option<RetentionDays>,
+        /// `on` suspends every removal of its entries (retention included) until `off`.
+        #[arg(long, value_name = "on|off", value_parser = on_off)]
+        legal_hold: Option<bool>,
+    },
+}
+
+/// A tenant's retention as `tenants update` takes it.
+#[derive(Debug, Clone, Copy)]
+pub enum RetentionDays {
+    /// The service's default.
+    Default,
+    /// This many days.
+    Days(u32),
+}
+
+fn retention_days(raw: &str) -> Result<RetentionDays, String> {
+    if raw.trim() == "default" {
+        return Ok(RetentionDays::Default);
+    }
+    match raw.trim().parse::<u32>() {
+        Ok(days) if (1..=i32::MAX as u32).contains(&days) => Ok(RetentionDays::Days(days)),
+        _ => Err(format!(
+            "{raw:?} is neither a number of days (at least 1) nor `default`"
+        )),
+    }
+}
+
+fn on_off(raw: &str) -> Result<bool, String> {
+    match raw.trim() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{raw:?} is neither `on` nor `off`")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,11 +105,44 @@ pub async fn tenants(store: &SeaOrmStore, command: TenantsCommand) -> anyhow::Re
         }
         TenantsCommand::List => {
             for tenant in store.tenants().await? {
-                println!("{}\t{}", tenant.id, tenant.name);
+                println!("{}", tenant_line(&tenant));
             }
+        }
+        TenantsCommand::Update {
+            id,
+            retention_days,
+            legal_hold,
+        } => {
+            if retention_days.is_none() && legal_hold.is_none() {
+                bail!("nothing to change: give --retention-days, --legal-hold or both");
+            }
+            let retention = retention_days.map(|days| match days {
+                RetentionDays::Default => None,
+                RetentionDays::Days(days) => Some(days),
+            });
+            let Some(tenant) = store.update_tenant(id, retention, legal_hold).await? else {
+                bail!(
+                    "tenant {id} does not exist; create it with `auditlog tenants create --id {id}`"
+                );
+            };
+            println!("{}", tenant_line(&tenant));
         }
     }
     Ok(())
+}
+
+/// A tenant as `tenants list` shows it: id, retention, legal hold, name.
+fn tenant_line(tenant: &auditlog_domain::Tenant) -> String {
+    let retention = tenant.retention_days.map_or_else(
+        || "retention=default".to_owned(),
+        |days| format!("retention={days}d"),
+    );
+    let hold = if tenant.legal_hold {
+        "legal-hold=on"
+    } else {
+        "legal-hold=off"
+    };
+    format!("{}\t{retention}\t{hold}\t{}", tenant.id, tenant.name)
 }
 
 pub async fn keys(store: &SeaOrmStore, command: KeysCommand) -> anyhow::Result<()> {

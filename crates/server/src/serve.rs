@@ -73,9 +73,15 @@ pub async fn run(
     };
     // Entries join their tenants' logs from here on, queued ones from earlier runs first.
     let log_task = store
-        .start_log(signer)
+        .start_log(signer.clone())
         .await
         .context("cannot start the log")?;
+    crate::purge::background(
+        (*store).clone(),
+        signer,
+        config.retention_days,
+        config.purge_interval,
+    );
     let (access, access_writer) = AccessLog::start(store.clone());
     let state = AppState {
         logs,

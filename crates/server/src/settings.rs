@@ -79,6 +79,10 @@ pub struct Settings {
     pub signing_key_file: PathBuf,
     /// The name of the log; the host of `public_url`, else `auditlog`, when absent.
     pub log_origin: Option<String>,
+    /// How many days entries are kept, for tenants that set none; for ever when absent.
+    pub retention_days: Option<u32>,
+    /// How often `serve` removes expired entries, in seconds.
+    pub purge_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -101,6 +105,8 @@ impl Default for Settings {
             bootstrap_tenant_id: auditlog_domain::DEFAULT_TENANT_ID,
             signing_key_file: PathBuf::from("auditlog-signing.key"),
             log_origin: None,
+            retention_days: None,
+            purge_interval_secs: 3600,
         }
     }
 }

@@ -35,21 +35,34 @@ pub fn signer(config: &LogConfig) -> anyhow::Result<(LogSigner, VerifierKey)> {
     Ok((signer, verifier))
 }
 
-/// The verifier key of the key file that exists (named after the log origin), for
-/// tools that check the log and must not make a key.
-pub fn existing_verifier(config: &LogConfig) -> anyhow::Result<VerifierKey> {
+/// The signer of the key file that exists, for tools that sign with the log's key and
+/// must not make one.
+pub fn existing_signer(config: &LogConfig) -> anyhow::Result<LogSigner> {
     let key = read(&config.key_file)?.ok_or_else(|| {
         anyhow!(
             "the log signing key file {} does not exist",
             config.key_file.display()
         )
     })?;
-    key.verifier_key().renamed(&config.origin).map_err(|err| {
-        anyhow!(
-            "AUDITLOG_LOG_ORIGIN={:?} cannot name the log: {err}",
-            config.origin
-        )
+    Ok(LogSigner {
+        key: Arc::new(key),
+        origin: config.origin.clone(),
     })
+}
+
+/// The verifier key of the key file that exists (named after the log origin), for
+/// tools that check the log and must not make a key.
+pub fn existing_verifier(config: &LogConfig) -> anyhow::Result<VerifierKey> {
+    existing_signer(config)?
+        .key
+        .verifier_key()
+        .renamed(&config.origin)
+        .map_err(|err| {
+            anyhow!(
+                "AUDITLOG_LOG_ORIGIN={:?} cannot name the log: {err}",
+                config.origin
+            )
+        })
 }
 
 /// The key in `path`; a new one named `origin`, written to `path`, when there is none.

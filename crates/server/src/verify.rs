@@ -10,7 +10,7 @@ use std::{
 use anyhow::{Context, bail};
 use auditlog_domain::{
     AuditLog,
-    log::{Checkpoint, MemoryTree, VerifierKey, leaf_bytes, leaf_hash},
+    log::{Checkpoint, Hash, LeafRanges, MemoryTree, Removal, VerifierKey, leaf_bytes, leaf_hash},
 };
 use auditlog_storage::TenantReport;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -107,6 +107,29 @@ fn print_report(report: &TenantReport) {
         report.checkpoints,
         report.newest_size
     );
+    if report.removed > 0 || !report.removals.is_empty() {
+        println!(
+            "  {} leaves' entries removed on purpose, by {} signed removal(s):",
+            report.removed,
+            report.removals.len()
+        );
+        for removal in report.removals.iter().take(10) {
+            println!(
+                "    {} at {}: {} ({} entries, leaves {})",
+                removal.reason,
+                removal
+                    .at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                removal.rule,
+                removal.leaves.count(),
+                excerpt(&removal.leaves.to_string())
+            );
+        }
+        if report.removals.len() > 10 {
+            println!("    and {} more", report.removals.len() - 10);
+        }
+    }
     if let Some(first) = report.findings.first() {
         println!("  first: {first}");
         for finding in report.findings.iter().skip(1).take(20) {
@@ -116,6 +139,14 @@ fn print_report(report: &TenantReport) {
         if more > 0 {
             println!("  and {more} more");
         }
+    }
+}
+
+/// At most 60 characters of `text`.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -136,13 +167,18 @@ fn verifier_key(given: Option<&str>, config: &LogConfig) -> anyhow::Result<Verif
 }
 
 /// Checks that the entries of `entries` (NDJSON, in log order) reproduce the root of
-/// the checkpoint in `checkpoint` (else the export's last line), signed by `key`.
+/// the checkpoint in `checkpoint` (else the export's last line), signed by `key`. A
+/// leaf whose entry was removed on purpose stands as its recorded hash, and counts only
+/// when a removal in the export, signed by `key` for the same log, names it.
 fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyhow::Result<()> {
     let file =
         std::fs::File::open(entries).with_context(|| format!("reading {}", entries.display()))?;
     let mut tree = MemoryTree::new();
     let mut tenant: Option<Uuid> = None;
     let mut trailer: Option<String> = None;
+    let mut removed_leaves: Vec<u64> = Vec::new();
+    let mut removals: Vec<String> = Vec::new();
+    let mut count = 0u64;
     for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("reading line {}", number + 1))?;
         if line.trim().is_empty() {
@@ -151,9 +187,29 @@ fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyh
         if trailer.is_some() {
             bail!("line {} follows the checkpoint line", number + 1);
         }
-        if let Ok(Trailer { checkpoint }) = serde_json::from_str::<Trailer>(&line) {
-            trailer = Some(checkpoint);
-            continue;
+        match serde_json::from_str::<Special>(&line) {
+            Ok(Special::Checkpoint { checkpoint }) => {
+                trailer = Some(checkpoint);
+                continue;
+            }
+            Ok(Special::Removal { removal }) => {
+                removals.push(removal);
+                continue;
+            }
+            Ok(Special::RemovedLeaf { removed_leaf }) => {
+                if removed_leaf.leaf_index != tree.size() {
+                    bail!(
+                        "line {}: removed leaf {} stands at leaf {}",
+                        number + 1,
+                        removed_leaf.leaf_index,
+                        tree.size()
+                    );
+                }
+                removed_leaves.push(removed_leaf.leaf_index);
+                tree.push(removed_leaf.leaf_hash)?;
+                continue;
+            }
+            Err(_) => {}
         }
         let entry: AuditLog = serde_json::from_str(&line)
             .with_context(|| format!("line {} is not an entry", number + 1))?;
@@ -163,6 +219,7 @@ fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyh
         let bytes =
             leaf_bytes(&entry).map_err(|err| anyhow::anyhow!("line {}: {err}", number + 1))?;
         tree.push(leaf_hash(&bytes))?;
+        count += 1;
     }
     let note = match checkpoint {
         Some(path) => {
@@ -180,7 +237,7 @@ fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyh
     }
     if tree.size() != opened.size() {
         bail!(
-            "the export holds {} entries, the checkpoint covers {}",
+            "the export holds {} leaves, the checkpoint covers {}",
             tree.size(),
             opened.size()
         );
@@ -188,17 +245,46 @@ fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyh
     if tree.root()? != opened.root() {
         bail!("the entries do not reproduce the checkpoint's root: they are not the log it signs");
     }
+    let mut signed = Vec::with_capacity(removals.len());
+    for note in &removals {
+        signed
+            .push(Removal::open(note, key, &origin).map_err(|err| {
+                anyhow::anyhow!("a removal in the export does not verify: {err}")
+            })?);
+    }
+    let covered = LeafRanges::union(signed.iter().map(|removal| &removal.leaves));
+    if let Some(uncovered) = removed_leaves.iter().find(|&&leaf| !covered.contains(leaf)) {
+        bail!(
+            "leaf {uncovered} has no entry, and no removal signed by the key names it: \
+             the entry was deleted, not removed"
+        );
+    }
     println!(
-        "verified: {} entries reproduce the signed checkpoint of {origin} (size {})",
-        tree.size(),
+        "verified: {count} entries and {} removed leaves ({} signed removals) reproduce the \
+         signed checkpoint of {origin} (size {})",
+        removed_leaves.len(),
+        signed.len(),
         opened.size()
     );
     Ok(())
 }
 
-/// The last line of a whole-log NDJSON export.
+/// A line of a whole-log NDJSON export that is not an entry.
+#[derive(serde::Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+enum Special {
+    /// The last line: the checkpoint.
+    Checkpoint { checkpoint: String },
+    /// A removal's signed note.
+    Removal { removal: String },
+    /// A leaf whose entry was removed.
+    RemovedLeaf { removed_leaf: RemovedLeaf },
+}
+
+/// A removed leaf: its index and recorded hash.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Trailer {
-    checkpoint: String,
+struct RemovedLeaf {
+    leaf_index: u64,
+    leaf_hash: Hash,
 }

@@ -26,6 +26,8 @@ impl KeyStore for SeaOrmStore {
             id: Set(id),
             name: Set(name.to_owned()),
             created_at: Set(to_micros(now())),
+            retention_days: Set(None),
+            legal_hold: Set(false),
         };
         tenant::Entity::insert(row)
             .on_conflict_do_nothing()

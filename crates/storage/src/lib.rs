@@ -34,6 +34,7 @@ mod error;
 mod keys;
 mod log;
 mod read;
+mod retention;
 mod schema;
 mod search;
 mod store;
@@ -45,6 +46,7 @@ pub use log::{
     verify::{Change, Finding, TenantReport},
 };
 pub use read::{condition, list_in};
+pub use retention::{PURGE_BATCH, TenantPurge};
 pub use store::{SeaOrmStore, StoreOptions};
 pub use write::{BuildTimes, BulkImport, append_in};
 

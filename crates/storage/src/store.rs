@@ -290,6 +290,14 @@ impl LogStore for SeaOrmStore {
     ) -> Result<ExportPage, StoreError> {
         export::export_page(&self.db, tenant_id, filter, from, end, leaves).await
     }
+
+    async fn removal_notes(&self, tenant_id: Uuid) -> Result<Vec<String>, StoreError> {
+        Ok(Self::removals_of(&self.db, tenant_id)
+            .await?
+            .into_iter()
+            .map(|row| row.note)
+            .collect())
+    }
 }
 
 #[cfg(test)]

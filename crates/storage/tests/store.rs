@@ -23,6 +23,8 @@ mod log;
 mod log_writes;
 #[path = "store/pages.rs"]
 mod pages;
+#[path = "store/retention.rs"]
+mod retention;
 #[path = "store/search.rs"]
 mod search;
 
@@ -95,4 +97,8 @@ backend_tests! {
     log_writes::concurrent_writers_build_one_dense_tree,
     log_writes::a_head_edge_of_the_wrong_length_is_read_again_from_the_leaves,
     log_writes::a_forged_head_edge_is_found,
+    retention::retention_removes_expired_entries_and_every_proof_still_verifies,
+    retention::a_large_purge_goes_in_batches,
+    retention::a_legal_hold_suspends_removal,
+    retention::tampering_never_passes_as_removal,
 }

@@ -6,10 +6,13 @@
 //! verifier key is the published verifier key [renamed](VerifierKey::renamed) to the
 //! tenant's origin.
 
-use signed_note::{Note, NoteError};
+use signed_note::Note;
 use uuid::Uuid;
 
-use super::{Hash, KeyError, LogKey, VerifierKey};
+use super::{
+    Hash, KeyError, LogKey, VerifierKey,
+    key::{NoteCheck, SignNoteError},
+};
 
 /// The log origin when none is configured: the name of the log key, and the start of
 /// every tenant's origin.
@@ -107,14 +110,11 @@ impl Checkpoint {
 
     /// The signed note of the checkpoint, signed by `key` under the checkpoint's origin.
     pub fn sign(&self, key: &LogKey) -> Result<String, CheckpointError> {
-        let signer = key
-            .signer(&self.origin)
-            .map_err(CheckpointError::InvalidOrigin)?;
-        let mut note = Note::new(self.text()?.as_bytes(), &[])
-            .map_err(|e| CheckpointError::Signing(e.to_string()))?;
-        note.add_sigs(&[&signer])
-            .map_err(|e| CheckpointError::Signing(e.to_string()))?;
-        String::from_utf8(note.to_bytes()).map_err(|e| CheckpointError::Signing(e.to_string()))
+        key.sign_note(&self.origin, &self.text()?)
+            .map_err(|err| match err {
+                SignNoteError::InvalidName(err) => CheckpointError::InvalidOrigin(err),
+                SignNoteError::Signing(err) => CheckpointError::Signing(err),
+            })
     }
 
     /// Opens the signed checkpoint `note` of the log `origin`: the note must be well
@@ -133,21 +133,16 @@ impl Checkpoint {
                 found: crate::text::excerpt(body.origin()),
             });
         }
-        let key = key
-            .renamed(origin)
-            .map_err(CheckpointError::InvalidOrigin)?;
-        let (name, id) = (key.name().to_owned(), key.key_id());
-        match note.verify(&key.note_verifier()) {
-            Ok(_) => Ok(Self {
-                origin: origin.to_owned(),
-                size: body.size(),
-                root: (*body.hash()).into(),
-            }),
-            Err(NoteError::InvalidSignature { .. }) => {
-                Err(CheckpointError::BadSignature { name, id })
-            }
-            Err(NoteError::UnverifiedNote) => Err(CheckpointError::NotSigned { name, id }),
-            Err(_) => Err(CheckpointError::Malformed("the signatures are malformed")),
-        }
+        key.check_note(&note, origin).map_err(|check| match check {
+            NoteCheck::InvalidName(err) => CheckpointError::InvalidOrigin(err),
+            NoteCheck::NotSigned { name, id } => CheckpointError::NotSigned { name, id },
+            NoteCheck::BadSignature { name, id } => CheckpointError::BadSignature { name, id },
+            NoteCheck::Malformed => CheckpointError::Malformed("the signatures are malformed"),
+        })?;
+        Ok(Self {
+            origin: origin.to_owned(),
+            size: body.size(),
+            root: (*body.hash()).into(),
+        })
     }
 }

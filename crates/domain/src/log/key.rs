@@ -171,6 +171,54 @@ impl VerifierKey {
             key: &self.key,
         }
     }
+
+    /// Checks that `note` carries a valid signature by this key under `name` (only the
+    /// public key counts, whatever this key is named).
+    pub(crate) fn check_note(&self, note: &signed_note::Note, name: &str) -> Result<(), NoteCheck> {
+        let key = self.renamed(name).map_err(NoteCheck::InvalidName)?;
+        let (name, id) = (key.name().to_owned(), key.key_id());
+        match note.verify(&key.note_verifier()) {
+            Ok(_) => Ok(()),
+            Err(signed_note::NoteError::InvalidSignature { .. }) => {
+                Err(NoteCheck::BadSignature { name, id })
+            }
+            Err(signed_note::NoteError::UnverifiedNote) => Err(NoteCheck::NotSigned { name, id }),
+            Err(_) => Err(NoteCheck::Malformed),
+        }
+    }
+}
+
+/// Why a note's signature was not accepted ([`VerifierKey::check_note`]).
+#[derive(Debug)]
+pub(crate) enum NoteCheck {
+    /// The name cannot name a key.
+    InvalidName(KeyError),
+    /// No signature by the key.
+    NotSigned { name: String, id: u32 },
+    /// A signature by the key that does not verify.
+    BadSignature { name: String, id: u32 },
+    /// The signatures are malformed.
+    Malformed,
+}
+
+impl LogKey {
+    /// `text` as a signed note, signed by this key under `name`; the error says why not.
+    pub(crate) fn sign_note(&self, name: &str, text: &str) -> Result<String, SignNoteError> {
+        let signer = self.signer(name).map_err(SignNoteError::InvalidName)?;
+        let signing = |e: signed_note::NoteError| SignNoteError::Signing(e.to_string());
+        let mut note = signed_note::Note::new(text.as_bytes(), &[]).map_err(signing)?;
+        note.add_sigs(&[&signer]).map_err(signing)?;
+        String::from_utf8(note.to_bytes()).map_err(|e| SignNoteError::Signing(e.to_string()))
+    }
+}
+
+/// Why a note was not signed ([`LogKey::sign_note`]).
+#[derive(Debug)]
+pub(crate) enum SignNoteError {
+    /// The name cannot name a key.
+    InvalidName(KeyError),
+    /// Signing failed.
+    Signing(String),
 }
 
 impl fmt::Display for VerifierKey {

@@ -33,6 +33,7 @@ mod hash;
 mod key;
 pub(crate) mod leaf;
 mod proof;
+mod removal;
 mod tree;
 
 pub use checkpoint::{Checkpoint, CheckpointError, DEFAULT_LOG_ORIGIN, tenant_origin};
@@ -40,4 +41,5 @@ pub use hash::{Hash, MalformedHash};
 pub use key::{KeyError, LogKey, VerifierKey};
 pub use leaf::{LEAF_MEMBERS, LeafError, leaf_bytes, leaf_hash};
 pub use proof::{ProofError, RangeError, node_hash, verify_consistency, verify_inclusion};
+pub use removal::{LeafRanges, Removal, RemovalError, RemovalReason};
 pub use tree::{MemoryTree, TreeError};

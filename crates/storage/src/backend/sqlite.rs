@@ -1,7 +1,7 @@
 //! SQLite: connection settings, the WAL checkpointer, multi-row inserts, the FTS5
 //! lookup of search terms and the bulk load.
 
-use std::{collections::HashSet, time::Duration};
+use std::{collections::HashSet, sync::LazyLock, time::Duration};
 
 use async_trait::async_trait;
 use auditlog_domain::StoreError;
@@ -190,20 +190,35 @@ pub(super) async fn insert_new<C: ConnectionTrait>(
 
 /// FTS5 serves `LIKE` through its trigram index only without `ESCAPE`; unescaped, `%`
 /// and `_` of `q` are wildcards and match more, so the escaped `LIKE` then keeps
-/// exactly the values that contain `q`.
+/// exactly the values that contain `q`. The rowid bounds are the tenant's range
+/// (`m20261205_000001_tenant_search_ranges`), which FTS5 seeks to in each trigram's
+/// list, so other tenants' values are not read.
 pub(super) fn term_lookup(tenant_id: Uuid, q: &str, pattern: &str, limit: i64) -> Statement {
     Statement::from_sql_and_values(
         DbBackend::Sqlite,
-        "SELECT field, value, key FROM audit_log_terms_search \
-         WHERE value LIKE ? AND value LIKE ? ESCAPE '\\' AND tenant_id = ? LIMIT ?",
+        TERM_LOOKUP.as_str(),
         [
             format!("%{q}%").into(),
             pattern.into(),
+            tenant_id.into(),
+            tenant_id.into(),
             tenant_id.into(),
             limit.into(),
         ],
     )
 }
+
+/// The statement of [`term_lookup`].
+static TERM_LOOKUP: LazyLock<String> = LazyLock::new(|| {
+    let bits = auditlog_migrations::SEARCH_TERM_BITS;
+    format!(
+        "SELECT field, value, key FROM audit_log_terms_search \
+         WHERE value LIKE ? AND value LIKE ? ESCAPE '\\' AND tenant_id = ? \
+         AND rowid >= (SELECT number << {bits} FROM audit_log_search_tenants WHERE tenant_id = ?) \
+         AND rowid < (SELECT (number + 1) << {bits} FROM audit_log_search_tenants WHERE tenant_id = ?) \
+         LIMIT ?"
+    )
+});
 
 /// SQLite's result codes that may go away by themselves: `SQLITE_BUSY` (5) and
 /// `SQLITE_LOCKED` (6), with any extended code.
@@ -248,10 +263,11 @@ impl Load for SqliteLoad {
     }
 
     async fn clear_derived(&mut self) -> Result<&'static [&'static str], StoreError> {
+        // The trigram rows first: removing a term then finds none of its own to remove.
         for table in [
             "audit_log_counts",
-            "audit_log_terms",
             "audit_log_terms_search",
+            "audit_log_terms",
             "audit_log_pending",
         ] {
             self.execute(&format!("DELETE FROM {table}")).await?;
@@ -395,7 +411,96 @@ pub(super) async fn in_tree<C: ConnectionTrait>(
 
 #[cfg(test)]
 mod tests {
+    use auditlog_migrations::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database};
+
     use super::*;
+
+    /// Writes `values` as e-mail terms of `tenant`, as the writers do.
+    async fn write_terms(db: &DatabaseConnection, tenant: Uuid, values: &[String]) {
+        for value in values {
+            db.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "INSERT INTO audit_log_terms (tenant_id, field, value) VALUES (?, 2, ?)",
+                [tenant.into(), value.clone().into()],
+            ))
+            .await
+            .expect("a term");
+        }
+    }
+
+    /// The values of `tenant` that contain `q`, and the plan of the lookup.
+    async fn lookup(db: &DatabaseConnection, tenant: Uuid, q: &str) -> (Vec<String>, String) {
+        let pattern = crate::read::like_contains(q);
+        let statement = term_lookup(tenant, q, &pattern, 5000);
+        let mut values: Vec<String> = db
+            .query_all_raw(statement.clone())
+            .await
+            .expect("lookup")
+            .iter()
+            .map(|row| row.try_get("", "value").expect("value"))
+            .collect();
+        values.sort();
+        let plan = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {}", statement.sql),
+                statement.values.expect("values").0,
+            ))
+            .await
+            .expect("plan")
+            .iter()
+            .map(|row| row.try_get::<String>("", "detail").expect("detail"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        (values, plan)
+    }
+
+    /// A tenant's `q` reads its own range of the trigram index: terms written before
+    /// the ranges existed (moved by the migration) and after it alike, none of another
+    /// tenant's, whose thousands of matching values FTS5 skips by rowid (`>` and `<`
+    /// in the plan: both bounds reach the index, not only a filter on its answer).
+    #[tokio::test]
+    async fn q_reads_only_the_tenants_own_range_of_the_trigram_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("ranges.db").display()
+        );
+        let db = Database::connect(&url).await.expect("connect");
+        let before_ranges = Migrator::migrations().len() - 1;
+        Migrator::up(&db, Some(before_ranges as u32))
+            .await
+            .expect("older schema");
+        let (mine, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let many: Vec<String> = (0..2000).map(|i| format!("b{i}@example.com")).collect();
+        write_terms(&db, other, &many).await;
+        write_terms(&db, mine, &["old@example.com".to_owned()]).await;
+        Migrator::up(&db, None).await.expect("newest schema");
+        write_terms(
+            &db,
+            mine,
+            &["new@example.com".to_owned(), "x@else.org".to_owned()],
+        )
+        .await;
+        write_terms(&db, other, &["late@example.com".to_owned()]).await;
+
+        let (values, plan) = lookup(&db, mine, "example.com").await;
+        assert_eq!(values, ["new@example.com", "old@example.com"]);
+        let fts = plan
+            .split("; ")
+            .find(|step| step.contains("audit_log_terms_search"))
+            .unwrap_or_else(|| panic!("no step reads the index: {plan}"));
+        let index = fts.rsplit(':').next().unwrap_or_default();
+        assert!(index.contains('>') && index.contains('<'), "{plan}");
+        let (theirs, _) = lookup(&db, other, "example.com").await;
+        assert_eq!(theirs.len(), 2001);
+        let (none, _) = lookup(&db, Uuid::new_v4(), "example.com").await;
+        assert!(none.is_empty(), "{none:?}");
+        // Under three characters the index cannot narrow; the scan keeps to the range.
+        let (short, _) = lookup(&db, mine, "x@").await;
+        assert_eq!(short, ["x@else.org"]);
+    }
 
     #[test]
     fn an_insert_has_a_parameter_for_every_column_of_every_row() {

@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::entries_by_id;
-use crate::{error::db_error, read::condition, schema::leaf};
+use crate::{error::db_error, log::hashes::split, read::condition, schema::leaf};
 
 /// The page of [`auditlog_domain::LogStore::export_page`]: the leaves `from..to` are
 /// read first, then their entries that the filter matches.
@@ -22,14 +22,16 @@ pub(crate) async fn export_page<C: ConnectionTrait>(
     if from >= to {
         return Ok(ExportPage {
             entries: Vec::new(),
+            removed: Vec::new(),
             next: from,
         });
     }
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let rows: Vec<(i64, Uuid)> = leaf::Entity::find()
+    let rows: Vec<(i64, Uuid, Vec<u8>)> = leaf::Entity::find()
         .select_only()
         .column(leaf::Column::LeafIndex)
         .column(leaf::Column::EntryId)
+        .column(leaf::Column::Hashes)
         .filter(leaf::Column::TenantId.eq(tenant_id))
         .filter(leaf::Column::LeafIndex.gte(as_i64(from)))
         .filter(leaf::Column::LeafIndex.lt(as_i64(to)))
@@ -38,15 +40,31 @@ pub(crate) async fn export_page<C: ConnectionTrait>(
         .all(conn)
         .await
         .map_err(db_error)?;
-    let ids: Vec<Uuid> = rows.iter().map(|(_, id)| *id).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|(_, id, _)| *id).collect();
     let mut found = entries_by_id(conn, condition(tenant_id, filter), &ids).await?;
-    let entries = rows
-        .into_iter()
-        .filter_map(|(index, id)| {
-            found
-                .remove(&id)
-                .map(|entry| (u64::try_from(index).unwrap_or_default(), entry))
-        })
-        .collect();
-    Ok(ExportPage { entries, next: to })
+    // Unfiltered, a leaf without its entry is a removed one: its recorded hash stands in.
+    let whole = filter.is_unfiltered();
+    let (mut entries, mut removed) = (Vec::with_capacity(rows.len()), Vec::new());
+    for (index, id, hashes) in rows {
+        let index = u64::try_from(index).unwrap_or_default();
+        match found.remove(&id) {
+            Some(entry) => entries.push((index, entry)),
+            None if whole => {
+                let hash = split(&hashes)
+                    .and_then(|hashes| hashes.first().copied())
+                    .ok_or_else(|| {
+                        StoreError::Backend(format!(
+                            "the hashes stored with leaf {index} cannot be read"
+                        ))
+                    })?;
+                removed.push((index, hash.into()));
+            }
+            None => {}
+        }
+    }
+    Ok(ExportPage {
+        entries,
+        removed,
+        next: to,
+    })
 }

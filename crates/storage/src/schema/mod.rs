@@ -17,6 +17,7 @@ pub mod head;
 pub(crate) mod ip_key;
 pub mod leaf;
 pub mod pending;
+pub mod removal;
 pub mod signing_key;
 pub mod tenant;
 pub mod term;

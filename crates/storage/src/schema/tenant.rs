@@ -16,6 +16,10 @@ pub struct Model {
     pub name: String,
     /// When it was created, in microseconds since the Unix epoch.
     pub created_at: i64,
+    /// Days its entries are kept; `NULL`: the service's default.
+    pub retention_days: Option<i32>,
+    /// Whether removal is suspended (a legal hold).
+    pub legal_hold: bool,
 }
 
 /// No relations: embedders need no tenant rows, so nothing refers to this table.
@@ -32,6 +36,12 @@ impl Model {
             name: self.name,
             created_at: from_micros(self.created_at)
                 .ok_or_else(|| unreadable("tenants", self.id, "created_at"))?,
+            retention_days: self
+                .retention_days
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| unreadable("tenants", self.id, "retention_days"))?,
+            legal_hold: self.legal_hold,
         })
     }
 }

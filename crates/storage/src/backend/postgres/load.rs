@@ -76,11 +76,12 @@ impl Load for PostgresLoad {
     }
 
     async fn clear_derived(&mut self) -> Result<&'static [&'static str], StoreError> {
-        // The address suffixes follow the terms (a trigger of theirs writes them).
+        // The address suffixes follow the terms (triggers of theirs write and remove
+        // them): emptied first, removing the terms then finds none to remove.
         for table in [
             "audit_log_counts",
-            "audit_log_terms",
             "audit_log_ip_suffixes",
+            "audit_log_terms",
             "audit_log_pending",
         ] {
             self.execute(&format!("DELETE FROM {table}")).await?;

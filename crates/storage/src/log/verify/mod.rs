@@ -7,13 +7,14 @@
 //! what is found.
 
 mod checkpoints;
+mod removals;
 mod walk;
 
 use std::fmt;
 
 use auditlog_domain::{
     StoreError,
-    log::{VerifierKey, tenant_origin},
+    log::{Removal, VerifierKey, tenant_origin},
 };
 use sea_orm::{EntityTrait, QuerySelect};
 use uuid::Uuid;
@@ -52,6 +53,9 @@ pub enum Change {
     TreeRewritten,
     /// Checkpoints were signed by a key other than the verifier key.
     KeyChanged,
+    /// A removal whose signed note does not verify, or does not say what its row says:
+    /// its leaves are not accepted as removed.
+    ForgedRemoval,
 }
 
 impl fmt::Display for Change {
@@ -66,6 +70,7 @@ impl fmt::Display for Change {
             Change::Fork => "fork",
             Change::TreeRewritten => "stored tree rewritten",
             Change::KeyChanged => "signing key changed",
+            Change::ForgedRemoval => "forged removal",
         })
     }
 }
@@ -111,6 +116,10 @@ pub struct TenantReport {
     pub checkpoints: u64,
     /// The newest checkpoint's size.
     pub newest_size: u64,
+    /// Leaves whose entries were removed on purpose, by the valid removals.
+    pub removed: u64,
+    /// The valid removals (signed by the verifier key), oldest first.
+    pub removals: Vec<Removal>,
     /// What disagrees, in the order of the leaves (checkpoints after), at most the
     /// first 10,000.
     pub findings: Vec<Finding>,
@@ -185,7 +194,9 @@ impl SeaOrmStore {
         let checked = async {
             backend.tune_for_verify(&txn).await?;
             let kept = checkpoints::Kept::read(&txn, tenant_id, key, &origin, &mut report).await?;
-            let matched = walk::match_entries(&txn, backend, &mut report, progress).await?;
+            let removed = removals::read(&txn, tenant_id, key, &origin, &mut report).await?;
+            let matched =
+                walk::match_entries(&txn, backend, &mut report, &removed, progress).await?;
             report.leaves = walk::rebuild_tree(&txn, kept, &mut report).await?;
             matched.name(&txn, &mut report).await?;
             checkpoints::other_signers(&txn, key, &mut report).await

@@ -14,9 +14,9 @@
 //! at random, one key lookup a leaf: on PostgreSQL that is several times slower than
 //! one pass over each table.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
-use auditlog_domain::StoreError;
+use auditlog_domain::{StoreError, log::LeafRanges};
 use futures::StreamExt;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryResult,
@@ -44,6 +44,8 @@ const CHUNK: usize = 1_000;
 pub(super) struct Matched {
     /// Leaves whose entry is there.
     present: u64,
+    /// Leaves whose entry a valid removal took.
+    removed: u64,
     /// The tenant's entries in no leaf.
     unlogged: u64,
     /// Leaves whose entry does not make the recorded leaf hash: index, entry id, the
@@ -112,8 +114,10 @@ pub(super) async fn match_entries(
     txn: &DatabaseTransaction,
     backend: Backend,
     report: &mut TenantReport,
+    removed: &LeafRanges,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Matched, StoreError> {
+    let removed = Arc::new(removed.clone());
     let workers = std::thread::available_parallelism()
         .map_or(2, std::num::NonZeroUsize::get)
         .clamp(1, 8);
@@ -122,11 +126,12 @@ pub(super) async fn match_entries(
     for _ in 0..workers {
         let (queue, mut batches) = tokio::sync::mpsc::channel::<Vec<Pair>>(BATCHES_AHEAD);
         queues.push(queue);
+        let removed = Arc::clone(&removed);
         handles.push(tokio::task::spawn_blocking(move || {
             let mut found = Matched::default();
             while let Some(batch) = batches.blocking_recv() {
                 for pair in batch {
-                    found.take(pair);
+                    found.take(pair, &removed);
                 }
             }
             found
@@ -142,6 +147,7 @@ pub(super) async fn match_entries(
         matched.merge(part);
     }
     matched.unlogged = read?;
+    report.removed = matched.removed;
     report.unlisted += matched.unlisted;
     for finding in std::mem::take(&mut matched.unmade) {
         report.found(finding);
@@ -215,14 +221,19 @@ async fn send(
 }
 
 impl Matched {
-    /// Recomputes one leaf from its entry and notes what disagrees.
-    fn take(&mut self, pair: Pair) {
+    /// Recomputes one leaf from its entry and notes what disagrees; a leaf whose
+    /// entry a valid removal took is counted as removed.
+    fn take(&mut self, pair: Pair, removed: &LeafRanges) {
         let Pair {
             index,
             named,
             recorded,
             entry,
         } = pair;
+        if entry.is_none() && removed.contains(index) {
+            self.removed += 1;
+            return;
+        }
         let Some(entry) = entry else {
             if let Some(recorded) = recorded {
                 bounded(&mut self.gone, (index, named, recorded), &mut self.unlisted);
@@ -261,6 +272,7 @@ impl Matched {
     /// Takes in what another worker found.
     fn merge(&mut self, other: Matched) {
         self.present += other.present;
+        self.removed += other.removed;
         self.unlisted += other.unlisted;
         for item in other.mismatched {
             bounded(&mut self.mismatched, item, &mut self.unlisted);

@@ -1,0 +1,361 @@
+//! Retention end to end, on the real binary and both backends: `serve` removes expired
+//! entries in the background (AUDITLOG_RETENTION_DAYS), a tenant under legal hold keeps
+//! them, the API's counts and search follow, a whole export with removed leaves still
+//! passes the offline verifier (and fails it once a removal is taken out), and
+//! `tenants update`, `purge` and `verify` do what they say from the command line.
+
+mod common;
+
+use std::{path::Path, process::Output, time::Duration};
+
+use auditlog_domain::DEFAULT_TENANT_ID;
+use auditlog_tests::{Backend, TestDatabase};
+use common::{KEY, Server, client, signing_key_file};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Runs `auditlog args...` on `database_url` with the test servers' signing key.
+fn auditlog(args: &[&str], database_url: &str) -> Output {
+    std::process::Command::new(common::binary())
+        .args(args)
+        .env("AUDITLOG_DATABASE_URL", database_url)
+        .env("AUDITLOG_SIGNING_KEY_FILE", signing_key_file())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+/// What a command printed, after checking it succeeded.
+fn succeeded(output: &Output, what: &str) -> String {
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed: {out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// Entries of one person: `old` of 2020 (long expired) and `new` of now.
+fn entries(tag: &str, old: usize, new: usize) -> Value {
+    let one = |i: usize, created_at: Option<&str>| {
+        let mut e = json!({
+            "type": "login_failure",
+            "meta_http_request_id": format!("{tag}-{i}"),
+            "meta_source_ip": format!("192.0.2.{}", i + 1),
+            "meta_user_agent": "retention-test",
+            "actor_email": format!("{tag}@{}.test", if created_at.is_some() { "old" } else { "new" }),
+        });
+        if let Some(at) = created_at {
+            e["created_at"] = json!(at);
+        }
+        e
+    };
+    Value::Array(
+        (0..old)
+            .map(|i| one(i, Some("2020-01-01T00:00:00Z")))
+            .chain((old..old + new).map(|i| one(i, None)))
+            .collect(),
+    )
+}
+
+/// `X-Total-Count` of the tenant's list with `query`, through the admin variant
+/// (default tenant) or the passkey variant with `key`.
+async fn total(server: &Server, tenant: Uuid, key: &str, query: &str) -> u64 {
+    let request = if tenant == DEFAULT_TENANT_ID {
+        client()
+            .get(format!("{}?{query}", server.admin_url()))
+            .bearer_auth(key)
+    } else {
+        client()
+            .get(format!("{}/{tenant}/audit_logs?{query}", server.base))
+            .header("apiKey", key)
+    };
+    let response = request.send().await.expect("a response");
+    assert_eq!(response.status(), 200);
+    response.headers()["x-total-count"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("a number")
+}
+
+async fn retention_end_to_end(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let url = db.url.clone();
+    let outcome = tokio::spawn(async move { scenario(&url).await }).await;
+    db.drop_database().await;
+    if let Err(err) = outcome
+        && err.is_panic()
+    {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+async fn scenario(url: &str) {
+    let server = Server::start(
+        url,
+        &[
+            ("AUDITLOG_RETENTION_DAYS", "30"),
+            ("AUDITLOG_PURGE_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    let http = client();
+    // A second tenant under legal hold, with a read-and-write key of its own.
+    let held = Uuid::new_v4();
+    let held_s = held.to_string();
+    succeeded(
+        &auditlog(&["tenants", "create", "--id", &held_s], url),
+        "tenants create",
+    );
+    let updated = succeeded(
+        &auditlog(&["tenants", "update", &held_s, "--legal-hold", "on"], url),
+        "tenants update",
+    );
+    assert!(updated.contains("legal-hold=on"), "{updated}");
+    let created = succeeded(
+        &auditlog(
+            &[
+                "keys",
+                "create",
+                "--tenant",
+                &held_s,
+                "--scopes",
+                "read,write",
+            ],
+            url,
+        ),
+        "keys create",
+    );
+    let held_key = created
+        .split_whitespace()
+        .find(|word| word.len() > 30 && !word.contains('-'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("a secret in {created}"));
+
+    let response = http
+        .post(server.admin_url())
+        .bearer_auth(KEY)
+        .json(&entries("ann", 6, 4))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), 201);
+    let purged: Vec<Uuid> = response.json::<Vec<Value>>().await.expect("entries")[..6]
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").parse().expect("uuid"))
+        .collect();
+    let response = http
+        .post(format!("{}/{held}/audit_logs", server.base))
+        .header("apiKey", &held_key)
+        .json(&entries("hal", 3, 0))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), 201);
+
+    // The background purge takes the six expired entries within seconds.
+    let mut left = 0;
+    for _ in 0..300 {
+        left = total(&server, DEFAULT_TENANT_ID, KEY, "").await;
+        if left == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 4, "the expired entries are removed");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        total(&server, held, &held_key, "").await,
+        3,
+        "a legal hold keeps them"
+    );
+    assert_eq!(
+        total(&server, DEFAULT_TENANT_ID, KEY, "q=ann%40old").await,
+        0
+    );
+    assert_eq!(
+        total(
+            &server,
+            DEFAULT_TENANT_ID,
+            KEY,
+            "actor_email=ann%40old.test"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        total(&server, DEFAULT_TENANT_ID, KEY, "q=ann%40new").await,
+        4
+    );
+    let gone = http
+        .get(format!("{}/{}", server.admin_url(), purged[0]))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(gone.status(), 404);
+
+    // A whole export still reproduces its checkpoint, the removed leaves by hash.
+    let mut whole = String::new();
+    for _ in 0..300 {
+        let response = http
+            .get(format!("{}/export", server.admin_url()))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("a response");
+        let size = response.headers()["x-tree-size"]
+            .to_str()
+            .expect("text")
+            .to_owned();
+        whole = response.text().await.expect("the export");
+        if size == "10" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let lines: Vec<&str> = whole.lines().collect();
+    assert_eq!(
+        lines.len(),
+        12,
+        "4 entries, 6 removed leaves, 1 removal, 1 checkpoint: {whole}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("{\"removed_leaf\""))
+            .count(),
+        6
+    );
+    let key = http
+        .get(format!("{}/log-key", server.base))
+        .send()
+        .await
+        .expect("a response")
+        .text()
+        .await
+        .expect("the key");
+    let dir = tempfile::tempdir().expect("a directory");
+    let file = dir.path().join("export.ndjson");
+    let offline = |text: &str| {
+        std::fs::write(&file, text).expect("written");
+        verify_offline(&file, key.trim())
+    };
+    let (passed, said) = offline(&whole);
+    assert!(passed, "{said}");
+    assert!(
+        said.contains("4 entries and 6 removed leaves (1 signed removals)"),
+        "{said}"
+    );
+    // Without the removal, the removed leaves are deletions.
+    let without: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("{\"removal\""))
+        .collect();
+    let (passed, said) = offline(&without.join("\n"));
+    assert!(!passed, "{said}");
+    assert!(
+        said.contains("no removal signed by the key names it"),
+        "{said}"
+    );
+
+    server.kill().await;
+    // Online, the removal is reported as such and the log verifies.
+    let verified = succeeded(&auditlog(&["verify"], url), "verify");
+    assert!(
+        verified.contains("6 leaves' entries removed on purpose"),
+        "{verified}"
+    );
+
+    // From the command line: the hold keeps the held tenant's entries until lifted.
+    let dry = succeeded(
+        &auditlog(&["purge", "--dry-run", "--retention-days", "30"], url),
+        "dry run",
+    );
+    assert!(
+        dry.contains(&format!("tenant {held}: legal hold: nothing removed")),
+        "{dry}"
+    );
+    succeeded(
+        &auditlog(
+            &[
+                "tenants",
+                "update",
+                &held_s,
+                "--legal-hold",
+                "off",
+                "--retention-days",
+                "365",
+            ],
+            url,
+        ),
+        "tenants update",
+    );
+    let listed = succeeded(&auditlog(&["tenants", "list"], url), "tenants list");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&held_s) && l.contains("retention=365d\tlegal-hold=off")),
+        "{listed}"
+    );
+    let dry = succeeded(&auditlog(&["purge", "--dry-run"], url), "dry run");
+    assert!(
+        dry.contains(&format!(
+            "tenant {held}: would remove 3 entries (retention 365 days"
+        )),
+        "{dry}"
+    );
+    let done = succeeded(&auditlog(&["purge"], url), "purge");
+    assert!(
+        done.contains(&format!("tenant {held}: removed 3 entries")),
+        "{done}"
+    );
+    let verified = succeeded(&auditlog(&["verify", "--tenant", &held_s], url), "verify");
+    assert!(
+        verified.contains("verified") && verified.contains("3 leaves' entries removed"),
+        "{verified}"
+    );
+    let refused = auditlog(
+        &["tenants", "update", &held_s, "--retention-days", "0"],
+        url,
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("number of days"),
+        "{refused:?}"
+    );
+}
+
+/// `auditlog verify --entries FILE --key KEY`, offline: whether it passed, and what it
+/// said.
+fn verify_offline(file: &Path, key: &str) -> (bool, String) {
+    let output = auditlog(
+        &[
+            "verify",
+            "--entries",
+            &file.display().to_string(),
+            "--key",
+            key,
+        ],
+        "sqlite:///nonexistent/none.db",
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_legal_hold_and_verification_end_to_end_sqlite() {
+    retention_end_to_end(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_legal_hold_and_verification_end_to_end_postgres() {
+    retention_end_to_end(Backend::Postgres).await;
+}
