@@ -359,3 +359,144 @@ async fn retention_legal_hold_and_verification_end_to_end_sqlite() {
 async fn retention_legal_hold_and_verification_end_to_end_postgres() {
     retention_end_to_end(Backend::Postgres).await;
 }
+
+/// The number of rows of `table` (no input in the SQL: the names are the test's own).
+async fn rows(url: &str, table: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(url).await.expect("the database");
+    let n = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("a row")
+        .try_get("", "n")
+        .expect("n");
+    let _ = db.close().await;
+    n
+}
+
+/// A purge killed (SIGKILL) between its batches leaves the store consistent: `verify`
+/// passes with what was removed so far, and running the purge again completes it.
+async fn a_killed_purge_is_completed_by_the_next(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let url = db.url.clone();
+    let outcome = tokio::spawn(async move {
+        const ENTRIES: u64 = 50_000;
+        let url = url.as_str();
+        succeeded(&auditlog(&["migrate"], url), "migrate");
+        let count = ENTRIES.to_string();
+        succeeded(
+            &auditlog(
+                &[
+                    "seed",
+                    "--count",
+                    &count,
+                    "--end",
+                    "2020-06-01T00:00:00Z",
+                    "--seed",
+                    "3",
+                ],
+                url,
+            ),
+            "seed",
+        );
+        // The server takes the loaded entries into the log; nothing expires there.
+        let server = Server::start(url, &[]).await;
+        let mut size = 0;
+        for _ in 0..1200 {
+            let note = client()
+                .get(format!("{}/checkpoint", server.admin_url()))
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .expect("a response")
+                .text()
+                .await
+                .expect("the note");
+            size = note
+                .lines()
+                .nth(1)
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0u64);
+            if size == ENTRIES {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(size, ENTRIES, "every entry joins the log");
+        server.kill().await;
+
+        let mut purge = std::process::Command::new(common::binary())
+            .args(["purge", "--retention-days", "30"])
+            .env("AUDITLOG_DATABASE_URL", url)
+            .env("AUDITLOG_SIGNING_KEY_FILE", signing_key_file())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("purge starts");
+        let mut committed = 0;
+        for _ in 0..30_000 {
+            committed = rows(url, "audit_log_removals").await;
+            if committed >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(committed >= 3, "the purge commits batches");
+        assert!(
+            purge.try_wait().expect("status").is_none(),
+            "the purge is still running when killed (make the log larger)"
+        );
+        purge.kill().expect("SIGKILL");
+        let _ = purge.wait();
+
+        let removals = rows(url, "audit_log_removals").await;
+        let left = rows(url, "audit_logs").await;
+        assert!(
+            removals >= 3 && left > 0,
+            "killed part way: {removals} removals, {left} left"
+        );
+        assert_eq!(
+            left,
+            ENTRIES as i64 - removals * auditlog_storage::PURGE_BATCH as i64,
+            "every committed removal is whole, the one in flight left nothing"
+        );
+        let verified = succeeded(&auditlog(&["verify"], url), "verify after the kill");
+        assert!(
+            verified.contains(&format!("{} leaves' entries removed", removals * 1000)),
+            "{verified}"
+        );
+        let done = succeeded(
+            &auditlog(&["purge", "--retention-days", "30"], url),
+            "purge again",
+        );
+        assert!(done.contains(&format!("removed {left} entries")), "{done}");
+        assert_eq!(rows(url, "audit_logs").await, 0);
+        let verified = succeeded(&auditlog(&["verify"], url), "verify after the rerun");
+        assert!(
+            verified.contains(&format!("{ENTRIES} leaves' entries removed")),
+            "{verified}"
+        );
+    })
+    .await;
+    db.drop_database().await;
+    if let Err(err) = outcome
+        && err.is_panic()
+    {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_purge_is_completed_by_the_next_sqlite() {
+    a_killed_purge_is_completed_by_the_next(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_purge_is_completed_by_the_next_postgres() {
+    a_killed_purge_is_completed_by_the_next(Backend::Postgres).await;
+}
