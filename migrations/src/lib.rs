@@ -22,6 +22,7 @@ mod m20261203_000002_chosen_key_prefixes;
 mod m20261204_000001_access_log;
 mod m20261205_000001_tenant_search_ranges;
 mod m20261206_000001_retention;
+mod m20261207_000001_erasure;
 
 /// Runs `statements` in order on PostgreSQL; nothing on SQLite.
 pub(crate) async fn on_postgres(
@@ -91,6 +92,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_access_log::Migration),
             Box::new(m20261205_000001_tenant_search_ranges::Migration),
             Box::new(m20261206_000001_retention::Migration),
+            Box::new(m20261207_000001_erasure::Migration),
         ]
     }
 }

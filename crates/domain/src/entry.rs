@@ -32,6 +32,12 @@ pub mod limits {
     pub const MAX_BATCH: usize = 1000;
 }
 
+/// The member of `details` that marks an erased entry: `{"auditlog_erasure":
+/// {"erased_at": "<RFC 3339>", "removal_id": "<uuid>"}}` stands in for the details of
+/// an entry whose personal data was erased (its user id, e-mail address, user agent and
+/// error gone, its source address `0.0.0.0`). Submitted details may not use it.
+pub const ERASURE_MARKER: &str = "auditlog_erasure";
+
 /// One recorded security event, as stored and as both APIs answer with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -60,7 +66,10 @@ pub struct AuditLog {
     /// The e-mail address of the user who acted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor_email: Option<String>,
-    /// Free-form context: login method, credential id, ...
+    /// Free-form context: login method, credential id, ... An entry whose personal
+    /// data was erased has `{"auditlog_erasure": {"erased_at": "<RFC 3339>",
+    /// "removal_id": "<uuid>"}}` here (and no user id, e-mail address or error, an
+    /// empty user agent, source address `0.0.0.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub details: Option<Map<String, Value>>,
@@ -68,7 +77,8 @@ pub struct AuditLog {
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-09-14T12:15:09.788784Z"))]
     pub created_at: OffsetDateTime,
-    /// When it was stored: RFC 3339, UTC, microseconds.
+    /// When it was stored (or, for an erased entry, erased): RFC 3339, UTC,
+    /// microseconds.
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, example = "2022-09-14T12:15:09.790001Z"))]
     pub updated_at: OffsetDateTime,
@@ -151,6 +161,16 @@ impl NewAuditLog {
                     "details",
                     format!("of {} bytes", rendered.len()),
                     format!("must be at most {} bytes serialised", limits::DETAILS_BYTES),
+                ));
+            }
+            if details.contains_key(ERASURE_MARKER) {
+                return Err(EntryError::new(
+                    "details",
+                    ERASURE_MARKER,
+                    format!(
+                        "must not have the member {ERASURE_MARKER:?}: it marks an entry whose \
+                         personal data was erased"
+                    ),
                 ));
             }
             // A NUL in a string or a name; the six characters `\u0000` as text are not one.

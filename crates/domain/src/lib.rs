@@ -18,7 +18,7 @@ pub mod store;
 pub mod text;
 
 pub use access::{AccessLogStore, AccessOperation, AccessQuery, AccessRecord};
-pub use entry::{AuditLog, NewAuditLog, limits};
+pub use entry::{AuditLog, ERASURE_MARKER, NewAuditLog, limits};
 pub use error::{EntryError, FilterError, StoreError};
 pub use event_type::{AuditLogType, UnknownAuditLogType};
 pub use filter::{AuditLogFilter, Cursor, IpMatch, PageRequest};

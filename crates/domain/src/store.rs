@@ -181,6 +181,10 @@ pub struct ExportPage {
     /// are gone (removed on purpose, see [`crate::log::Removal`]), with their recorded
     /// leaf hashes, in log order.
     pub removed: Vec<(u64, crate::log::Hash)>,
+    /// In an export of the whole log: the leaves of the page whose entries were erased
+    /// (their details hold [`crate::ERASURE_MARKER`]), with their recorded leaf hashes,
+    /// the hashes of the entries as they were written, in log order.
+    pub erased: Vec<(u64, crate::log::Hash)>,
     /// The leaf index the next page starts at.
     pub next: u64,
 }

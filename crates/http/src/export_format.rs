@@ -108,6 +108,18 @@ impl ExportFormat {
         }
     }
 
+    /// Before an erased entry, in a whole export: for NDJSON the line
+    /// `{"erased_leaf": {"leaf_index": N, "leaf_hash": "<base64>"}}` with the leaf hash
+    /// of the entry as it was written; CSV leaves it out.
+    pub fn erased(self, leaf_index: u64, leaf_hash: Hash) -> Vec<u8> {
+        match self {
+            ExportFormat::Ndjson => json_line(&serde_json::json!({
+                "erased_leaf": { "leaf_index": leaf_index, "leaf_hash": leaf_hash.to_base64() }
+            })),
+            ExportFormat::Csv => Vec::new(),
+        }
+    }
+
     /// A removal's signed note, in a whole NDJSON export: `{"removal": "<signed note>"}`,
     /// before the checkpoint line.
     pub fn removal(self, note: &str) -> Vec<u8> {

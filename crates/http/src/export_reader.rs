@@ -160,9 +160,13 @@ impl ExportReader {
                     }
                     let mut chunk = Vec::new();
                     let mut removed = page.removed.iter().peekable();
+                    let mut erased = page.erased.iter().peekable();
                     for (leaf_index, entry) in &page.entries {
                         while let Some((index, hash)) = removed.next_if(|(i, _)| i < leaf_index) {
                             chunk.extend_from_slice(&self.format.removed(*index, *hash));
+                        }
+                        if let Some((index, hash)) = erased.next_if(|(i, _)| i == leaf_index) {
+                            chunk.extend_from_slice(&self.format.erased(*index, *hash));
                         }
                         let line = self.format.entry(*leaf_index, entry).map_err(|source| {
                             ExportError::Format {

@@ -93,6 +93,7 @@ impl LogStore for MemoryLog {
             return Ok(ExportPage {
                 entries: Vec::new(),
                 removed: Vec::new(),
+                erased: Vec::new(),
                 next: from,
             });
         }
@@ -104,6 +105,7 @@ impl LogStore for MemoryLog {
         Ok(ExportPage {
             entries,
             removed: Vec::new(),
+            erased: Vec::new(),
             next: to,
         })
     }

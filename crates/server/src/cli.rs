@@ -53,6 +53,10 @@ pub enum Command {
     /// AUDITLOG_RETENTION_DAYS), but not of tenants under legal hold; each removal is
     /// signed with the log key, so that `verify` tells it from tampering.
     Purge(purge::PurgeArgs),
+    /// Erase one person's personal data (user id, e-mail address, source address, user
+    /// agent, details, error) from their entries, which stay in place marked as erased;
+    /// each batch is signed with the log key, so that `verify` tells it from tampering.
+    Erase(purge::EraseArgs),
     /// Write a tenant's entries in log order as NDJSON or CSV; without filters the
     /// NDJSON ends with the checkpoint that covers it.
     Export(export::ExportArgs),
@@ -174,6 +178,7 @@ impl Command {
                 .loader()?
                 .given(&args.retention)
                 .given(&args.signing),
+            Command::Erase(args) => args.store.loader()?.given(&args.signing),
             Command::LogKey(args) => args.config.loader()?.given(&args.signing),
             Command::Openapi | Command::Completions { .. } | Command::Man { .. } => {
                 return Ok(None);
@@ -242,6 +247,7 @@ pub async fn run(command: Command, settings: Option<Settings>) -> anyhow::Result
         Command::Seed(args) => seed::run(&database.open(Create::Refused).await?, args).await,
         Command::Verify(args) => verify::run(&database, &settings, args).await,
         Command::Purge(args) => purge::run(&database, &settings, args).await,
+        Command::Erase(args) => purge::erase(&database, &settings, args).await,
         Command::Export(args) => export::run(&database, args).await,
         Command::AccessLog(args) => access_log::run(&database, args).await,
     }

@@ -1,12 +1,14 @@
 //! `auditlog purge`, and the same removal of expired entries that `serve` runs in the
 //! background: each tenant's entries older than its retention (`tenants update
-//! --retention-days`, else `AUDITLOG_RETENTION_DAYS`), unless it is under legal hold.
+//! --retention-days`, else `AUDITLOG_RETENTION_DAYS`), unless it is under legal hold;
+//! and `auditlog erase`, which removes one person's personal data from their entries.
 
 use std::time::Duration;
 
 use anyhow::bail;
-use auditlog_storage::{LogSigner, SeaOrmStore, TenantPurge};
+use auditlog_storage::{LogSigner, Person, SeaOrmStore, TenantPurge};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::{
     config::LogConfig,
@@ -129,3 +131,62 @@ pub fn background(store: SeaOrmStore, signer: LogSigner, days: Option<u32>, inte
 
 /// The first purge after the start.
 const FIRST_PURGE: Duration = Duration::from_secs(60);
+
+/// Arguments of `auditlog erase`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("person").required(true).args(["actor_user_id", "actor_email"])))]
+pub struct EraseArgs {
+    /// The tenant whose entries to erase.
+    #[arg(long)]
+    pub tenant: Uuid,
+    /// The person's entries by user id (exactly, as the `actor_user_id` filter).
+    #[arg(long, value_name = "ID")]
+    pub actor_user_id: Option<String>,
+    /// The person's entries by e-mail address (ignoring ASCII case, as the
+    /// `actor_email` filter).
+    #[arg(long, value_name = "EMAIL")]
+    pub actor_email: Option<String>,
+    /// Only count the entries; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub store: crate::cli::StoreArgs,
+    // The signing key file that signs each erasure (never made here) and the log
+    // origin that names the logs.
+    #[command(flatten, next_help_heading = "Transparency log")]
+    pub signing: crate::args::SigningArgs,
+}
+
+/// Runs `auditlog erase`.
+pub async fn erase(
+    database: &Database,
+    settings: &Settings,
+    args: EraseArgs,
+) -> anyhow::Result<()> {
+    let person = match (args.actor_user_id, args.actor_email) {
+        (Some(id), None) if !id.is_empty() => Person::UserId(id),
+        (None, Some(email)) if !email.is_empty() => Person::Email(email),
+        _ => bail!("give one of --actor-user-id and --actor-email, not empty"),
+    };
+    let config = LogConfig::new(settings);
+    signing_key::existing_verifier(&config)?;
+    let signer = signing_key::existing_signer(&config)?;
+    let store = database.open(Create::Refused).await?;
+    let done = store
+        .erase(&signer, args.tenant, &person, args.dry_run)
+        .await?;
+    if args.dry_run {
+        println!(
+            "tenant {}: would erase {} entries",
+            args.tenant, done.entries
+        );
+    } else {
+        println!(
+            "tenant {}: erased {} entries ({} signed erasure(s))",
+            args.tenant,
+            done.entries,
+            done.removals.len()
+        );
+    }
+    Ok(())
+}

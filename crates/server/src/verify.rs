@@ -10,7 +10,10 @@ use std::{
 use anyhow::{Context, bail};
 use auditlog_domain::{
     AuditLog,
-    log::{Checkpoint, Hash, LeafRanges, MemoryTree, Removal, VerifierKey, leaf_bytes, leaf_hash},
+    log::{
+        Checkpoint, Hash, LeafRanges, MemoryTree, Removal, RemovalReason, VerifierKey, leaf_bytes,
+        leaf_hash,
+    },
 };
 use auditlog_storage::TenantReport;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -107,10 +110,12 @@ fn print_report(report: &TenantReport) {
         report.checkpoints,
         report.newest_size
     );
-    if report.removed > 0 || !report.removals.is_empty() {
+    if report.removed > 0 || report.erased > 0 || !report.removals.is_empty() {
         println!(
-            "  {} leaves' entries removed on purpose, by {} signed removal(s):",
+            "  {} leaves' entries removed on purpose and {} entries erased, by {} signed \
+             removal(s):",
             report.removed,
+            report.erased,
             report.removals.len()
         );
         for removal in report.removals.iter().take(10) {
@@ -178,6 +183,10 @@ fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyh
     let mut trailer: Option<String> = None;
     let mut removed_leaves: Vec<u64> = Vec::new();
     let mut removals: Vec<String> = Vec::new();
+    // An erased entry: its leaf as written (the line before it), then the entry as
+    // erased, whose hash an erasure must have signed.
+    let mut erased_recorded: Option<RemovedLeaf> = None;
+    let mut erased_leaves: Vec<(u64, Hash)> = Vec::new();
     let mut count = 0u64;
     for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("reading line {}", number + 1))?;
@@ -194,6 +203,10 @@ fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyh
             }
             Ok(Special::Removal { removal }) => {
                 removals.push(removal);
+                continue;
+            }
+            Ok(Special::ErasedLeaf { erased_leaf }) => {
+                erased_recorded = Some(erased_leaf);
                 continue;
             }
             Ok(Special::RemovedLeaf { removed_leaf }) => {
@@ -218,8 +231,26 @@ fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyh
         }
         let bytes =
             leaf_bytes(&entry).map_err(|err| anyhow::anyhow!("line {}: {err}", number + 1))?;
-        tree.push(leaf_hash(&bytes))?;
+        let made = leaf_hash(&bytes);
+        match erased_recorded.take() {
+            Some(leaf) if leaf.leaf_index == tree.size() => {
+                erased_leaves.push((leaf.leaf_index, made));
+                tree.push(leaf.leaf_hash)?;
+            }
+            Some(leaf) => bail!(
+                "line {}: the erased leaf {} stands at leaf {}",
+                number + 1,
+                leaf.leaf_index,
+                tree.size()
+            ),
+            None => {
+                tree.push(made)?;
+            }
+        }
         count += 1;
+    }
+    if erased_recorded.is_some() {
+        bail!("the export ends with an erased leaf but no entry after it");
     }
     let note = match checkpoint {
         Some(path) => {
@@ -252,16 +283,37 @@ fn offline(entries: &Path, checkpoint: Option<&Path>, key: &VerifierKey) -> anyh
                 anyhow::anyhow!("a removal in the export does not verify: {err}")
             })?);
     }
-    let covered = LeafRanges::union(signed.iter().map(|removal| &removal.leaves));
+    let covered = LeafRanges::union(
+        signed
+            .iter()
+            .filter(|removal| removal.reason == RemovalReason::Retention)
+            .map(|removal| &removal.leaves),
+    );
     if let Some(uncovered) = removed_leaves.iter().find(|&&leaf| !covered.contains(leaf)) {
         bail!(
             "leaf {uncovered} has no entry, and no removal signed by the key names it: \
              the entry was deleted, not removed"
         );
     }
+    let erasures: std::collections::HashMap<u64, Hash> = signed
+        .iter()
+        .filter(|removal| removal.reason == RemovalReason::Erasure)
+        .flat_map(|removal| removal.leaves.indexes().zip(removal.erased.iter().copied()))
+        .collect();
+    for (leaf, made) in &erased_leaves {
+        match erasures.get(leaf) {
+            Some(signed) if signed == made => {}
+            Some(_) => bail!("the entry at leaf {leaf} is not as its signed erasure left it"),
+            None => bail!(
+                "the entry at leaf {leaf} differs from its leaf, and no erasure signed by the \
+                 key names it: the entry was changed, not erased"
+            ),
+        }
+    }
     println!(
-        "verified: {count} entries and {} removed leaves ({} signed removals) reproduce the \
-         signed checkpoint of {origin} (size {})",
+        "verified: {count} entries ({} erased), {} removed leaves and {} signed removals \
+         reproduce the signed checkpoint of {origin} (size {})",
+        erased_leaves.len(),
         removed_leaves.len(),
         signed.len(),
         opened.size()
@@ -279,9 +331,11 @@ enum Special {
     Removal { removal: String },
     /// A leaf whose entry was removed.
     RemovedLeaf { removed_leaf: RemovedLeaf },
+    /// The leaf, as written, of the erased entry on the next line.
+    ErasedLeaf { erased_leaf: RemovedLeaf },
 }
 
-/// A removed leaf: its index and recorded hash.
+/// A removed or erased leaf: its index and recorded hash.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RemovedLeaf {

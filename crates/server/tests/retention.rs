@@ -246,7 +246,7 @@ async fn scenario(url: &str) {
     let (passed, said) = offline(&whole);
     assert!(passed, "{said}");
     assert!(
-        said.contains("4 entries and 6 removed leaves (1 signed removals)"),
+        said.contains("4 entries (0 erased), 6 removed leaves and 1 signed removals"),
         "{said}"
     );
     // Without the removal, the removed leaves are deletions.
@@ -262,11 +262,94 @@ async fn scenario(url: &str) {
         "{said}"
     );
 
+    // Erasure of the remaining person: the entries stay, marked, in both variants.
+    let tenant = DEFAULT_TENANT_ID.to_string();
+    let dry = succeeded(
+        &auditlog(
+            &[
+                "erase",
+                "--tenant",
+                &tenant,
+                "--actor-email",
+                "ANN@new.test",
+                "--dry-run",
+            ],
+            url,
+        ),
+        "erase --dry-run",
+    );
+    assert!(dry.contains("would erase 4 entries"), "{dry}");
+    let erased = succeeded(
+        &auditlog(
+            &[
+                "erase",
+                "--tenant",
+                &tenant,
+                "--actor-email",
+                "ANN@new.test",
+            ],
+            url,
+        ),
+        "erase",
+    );
+    assert!(erased.contains("erased 4 entries"), "{erased}");
+    assert_eq!(total(&server, DEFAULT_TENANT_ID, KEY, "").await, 4);
+    assert_eq!(total(&server, DEFAULT_TENANT_ID, KEY, "q=ann%40").await, 0);
+    for listed in [
+        http.get(server.admin_url()).bearer_auth(KEY),
+        http.get(server.passkey_url()).header("apiKey", KEY),
+    ] {
+        let page: Value = listed
+            .send()
+            .await
+            .expect("a response")
+            .json()
+            .await
+            .expect("json");
+        let items = page.as_array().expect("an array");
+        assert_eq!(items.len(), 4);
+        for item in items {
+            assert_eq!(item["meta_source_ip"], "0.0.0.0", "{item}");
+            assert!(item.get("actor_email").is_none(), "{item}");
+            assert!(
+                item["details"]["auditlog_erasure"]["erased_at"].is_string(),
+                "{item}"
+            );
+        }
+    }
+    let export = http
+        .get(format!("{}/export", server.admin_url()))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("a response")
+        .text()
+        .await
+        .expect("the export");
+    let lines: Vec<&str> = export.lines().collect();
+    assert_eq!(
+        lines.len(),
+        17,
+        "4 erased leaves, 4 entries, 6 removed, 2 removals, 1 checkpoint: {export}"
+    );
+    let (passed, said) = offline(&export);
+    assert!(passed, "{said}");
+    assert!(
+        said.contains("4 entries (4 erased), 6 removed leaves and 2 signed removals"),
+        "{said}"
+    );
+    // An erased entry changed afterwards is not as its erasure left it.
+    let changed = export.replacen("\"login_failure\"", "\"login_success\"", 1);
+    assert_ne!(changed, export);
+    let (passed, said) = offline(&changed);
+    assert!(!passed, "{said}");
+    assert!(said.contains("not as its signed erasure left it"), "{said}");
+
     server.kill().await;
     // Online, the removal is reported as such and the log verifies.
     let verified = succeeded(&auditlog(&["verify"], url), "verify");
     assert!(
-        verified.contains("6 leaves' entries removed on purpose"),
+        verified.contains("6 leaves' entries removed on purpose and 4 entries erased"),
         "{verified}"
     );
 

@@ -30,6 +30,7 @@
 mod access;
 mod backend;
 mod counts;
+mod erasure;
 mod error;
 mod keys;
 mod log;
@@ -41,6 +42,7 @@ mod store;
 mod write;
 
 pub use auditlog_migrations::Migrator;
+pub use erasure::{Erasure, Person};
 pub use log::{
     LogSigner, LogTask,
     verify::{Change, Finding, TenantReport},

@@ -10,6 +10,10 @@
 //! tenant under legal hold keeps everything. A batch that fails or is killed leaves
 //! nothing of itself (one transaction), so running the purge again completes it.
 //!
+//! On PostgreSQL a purge that removed 10,000 entries or more vacuums the tables it
+//! removed from (plain `VACUUM`, which blocks neither reads nor writes), so that the
+//! space is reused whether or not autovacuum runs; SQLite reuses freed pages itself.
+//!
 //! On PostgreSQL a batch first takes `SHARE ROW EXCLUSIVE` on `audit_log_terms`: the
 //! writes in progress (which insert terms) finish first, so that a term is removed only
 //! when no entry holds it, committed or about to be; writes wait for the batch, a few
@@ -26,7 +30,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
     QueryFilter, QueryOrder,
-    sea_query::{Alias, Expr, ExprTrait, JoinType, Query},
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement},
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -41,6 +45,8 @@ use crate::{
 
 /// Entries a batch removes at most: one transaction's worth, a few milliseconds.
 pub const PURGE_BATCH: u64 = 1000;
+/// Entries removed by one purge past which PostgreSQL's tables are vacuumed at once.
+const VACUUM_AFTER: u64 = 10_000;
 /// Values per `IN (...)` list.
 const IN_LIST: usize = 1000;
 
@@ -190,6 +196,19 @@ impl SeaOrmStore {
             }
             done.push(purge);
         }
+        let removed: u64 = done.iter().filter(|_| !dry_run).map(|p| p.removed).sum();
+        if removed >= VACUUM_AFTER
+            && self.connection().get_database_backend() == DbBackend::Postgres
+        {
+            // The space of the removed rows becomes reusable now, whether or not
+            // autovacuum runs; VACUUM (not FULL) takes no lock that reads or writes wait on.
+            for table in ["audit_logs", "audit_log_terms"] {
+                self.connection()
+                    .execute_unprepared(&format!("VACUUM (ANALYZE) {table}"))
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
         Ok(done)
     }
 
@@ -276,12 +295,7 @@ impl SeaOrmStore {
         purge: &TenantPurge,
     ) -> Result<Batch, StoreError> {
         let tenant_id = purge.tenant_id;
-        let backend = txn.get_database_backend();
-        if backend == DbBackend::Postgres {
-            txn.execute_unprepared("LOCK TABLE audit_log_terms IN SHARE ROW EXCLUSIVE MODE")
-                .await
-                .map_err(db_error)?;
-        }
+        hold_writers(&**txn).await?;
         let held = tenant::Entity::find_by_id(tenant_id)
             .one(&**txn)
             .await
@@ -294,12 +308,7 @@ impl SeaOrmStore {
         if rows.is_empty() {
             return Ok(Batch::Nothing);
         }
-        let gate = Query::insert()
-            .into_table(Alias::new("audit_log_removing"))
-            .columns([Alias::new("tenant_id")])
-            .values_panic([tenant_id.into()])
-            .to_owned();
-        txn.execute(&gate).await.map_err(db_error)?;
+        open_gate(&**txn, tenant_id).await?;
 
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         for chunk in ids.chunks(IN_LIST) {
@@ -315,47 +324,28 @@ impl SeaOrmStore {
             *per_day.entry(counts::day_of(row.created_at)).or_default() -= 1;
         }
         counts::increment(&**txn, tenant_id, &per_day).await?;
-        let forgotten = forget_terms(&**txn, tenant_id, &rows).await?;
-        if forgotten > 0 && backend == DbBackend::Postgres {
-            // Writers that remember which terms are stored learn that some went.
-            txn.execute_unprepared("SELECT nextval('audit_log_terms_epoch')")
-                .await
-                .map_err(db_error)?;
+        let mut values = Values::default();
+        for row in &rows {
+            values.add(
+                &row.meta_source_ip,
+                row.actor_user_id_ci.as_deref(),
+                row.actor_email_ci.as_deref(),
+            );
         }
-
-        let at = now();
+        forget(&**txn, tenant_id, values).await?;
         let removal = Removal {
             origin: tenant_origin(&signer.origin, tenant_id),
             id: Uuid::now_v7(),
-            at,
+            at: now(),
             reason: RemovalReason::Retention,
             rule: rule(purge),
             leaves: LeafRanges::of(
                 rows.iter()
                     .map(|row| u64::try_from(row.leaf_index).unwrap_or(u64::MAX)),
             ),
+            erased: Vec::new(),
         };
-        let note = removal
-            .sign(&signer.key)
-            .map_err(|err| StoreError::Backend(err.to_string()))?;
-        removal::Entity::insert(removal::ActiveModel {
-            id: Set(removal.id),
-            tenant_id: Set(tenant_id),
-            removed_at: Set(to_micros(at)),
-            reason: Set(removal.reason.as_str().to_owned()),
-            rule: Set(removal.rule.clone()),
-            leaves: Set(removal.leaves.to_string()),
-            entries: Set(rows.len() as i64),
-            note: Set(note),
-        })
-        .exec_without_returning(&**txn)
-        .await
-        .map_err(db_error)?;
-        let ungate = Query::delete()
-            .from_table(Alias::new("audit_log_removing"))
-            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id))
-            .to_owned();
-        txn.execute(&ungate).await.map_err(db_error)?;
+        record(&**txn, signer, tenant_id, &removal).await?;
         tracing::info!(
             %tenant_id,
             removal_id = %removal.id,
@@ -378,6 +368,76 @@ impl SeaOrmStore {
             .await
             .map_err(db_error)
     }
+}
+
+/// On PostgreSQL, waits for the writes in progress and holds new ones until the
+/// removal's transaction ends (see the module's documentation).
+pub(crate) async fn hold_writers<C: ConnectionTrait>(txn: &C) -> Result<(), StoreError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("LOCK TABLE audit_log_terms IN SHARE ROW EXCLUSIVE MODE")
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Lets the tenant's entries be deleted or erased in this transaction.
+pub(crate) async fn open_gate<C: ConnectionTrait>(
+    txn: &C,
+    tenant_id: Uuid,
+) -> Result<(), StoreError> {
+    let gate = Query::insert()
+        .into_table(Alias::new("audit_log_removing"))
+        .columns([Alias::new("tenant_id")])
+        .values_panic([tenant_id.into()])
+        .to_owned();
+    txn.execute(&gate).await.map_err(db_error).map(drop)
+}
+
+/// Forgets the search terms among `values` that no entry of the tenant holds any more;
+/// on PostgreSQL, writers that remember which terms are stored learn that some went.
+pub(crate) async fn forget<C: ConnectionTrait>(
+    txn: &C,
+    tenant_id: Uuid,
+    values: Values<'_>,
+) -> Result<(), StoreError> {
+    let forgotten = forget_terms(txn, tenant_id, values).await?;
+    if forgotten > 0 && txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SELECT nextval('audit_log_terms_epoch')")
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Signs `removal` and records it, then closes the tenant's gate.
+pub(crate) async fn record<C: ConnectionTrait>(
+    txn: &C,
+    signer: &LogSigner,
+    tenant_id: Uuid,
+    removal: &Removal,
+) -> Result<(), StoreError> {
+    let note = removal
+        .sign(&signer.key)
+        .map_err(|err| StoreError::Backend(err.to_string()))?;
+    removal::Entity::insert(removal::ActiveModel {
+        id: Set(removal.id),
+        tenant_id: Set(tenant_id),
+        removed_at: Set(to_micros(removal.at)),
+        reason: Set(removal.reason.as_str().to_owned()),
+        rule: Set(removal.rule.clone()),
+        leaves: Set(removal.leaves.to_string()),
+        entries: Set(i64::try_from(removal.leaves.count()).unwrap_or(i64::MAX)),
+        note: Set(note),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(db_error)?;
+    let ungate = Query::delete()
+        .from_table(Alias::new("audit_log_removing"))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id))
+        .to_owned();
+    txn.execute(&ungate).await.map_err(db_error).map(drop)
 }
 
 /// What one batch did.
@@ -407,10 +467,9 @@ fn rule(purge: &TenantPurge) -> String {
 
 /// The tenant's entries created before `before` that have a leaf, with the columns of
 /// [`Expiring`].
-fn expiring_query(tenant_id: Uuid, before: OffsetDateTime) -> sea_orm::sea_query::SelectStatement {
+fn expiring_query(tenant_id: Uuid, before: OffsetDateTime) -> SelectStatement {
     let e = entry::Entity;
-    let l = leaf::Entity;
-    Query::select()
+    logged_entries(tenant_id)
         .columns([
             (e, entry::Column::Id),
             (e, entry::Column::CreatedAt),
@@ -418,6 +477,15 @@ fn expiring_query(tenant_id: Uuid, before: OffsetDateTime) -> sea_orm::sea_query
             (e, entry::Column::ActorUserIdCi),
             (e, entry::Column::ActorEmailCi),
         ])
+        .and_where(Expr::col((e, entry::Column::CreatedAt)).lt(to_micros(before)))
+        .to_owned()
+}
+
+/// The tenant's entries that have a leaf, beside it: `leaf_index` is selected; the
+/// caller adds the entries' columns and conditions.
+pub(crate) fn logged_entries(tenant_id: Uuid) -> SelectStatement {
+    let (e, l) = (entry::Entity, leaf::Entity);
+    Query::select()
         .column((l, leaf::Column::LeafIndex))
         .from(e)
         .join(
@@ -428,26 +496,35 @@ fn expiring_query(tenant_id: Uuid, before: OffsetDateTime) -> sea_orm::sea_query
                 .and(Expr::col((l, leaf::Column::EntryId)).equals((e, entry::Column::Id))),
         )
         .and_where(Expr::col((e, entry::Column::TenantId)).eq(tenant_id))
-        .and_where(Expr::col((e, entry::Column::CreatedAt)).lt(to_micros(before)))
         .to_owned()
 }
 
-/// Removes the search terms of `rows` that no remaining entry of the tenant holds;
-/// returns how many.
-async fn forget_terms<C: ConnectionTrait>(
+/// The searchable values that a removal takes from some entries: their source
+/// addresses and folded user ids and e-mail addresses.
+#[derive(Debug, Default)]
+pub(crate) struct Values<'a> {
+    pub ips: BTreeSet<&'a str>,
+    pub users: BTreeSet<&'a str>,
+    pub emails: BTreeSet<&'a str>,
+}
+
+impl<'a> Values<'a> {
+    /// Takes in one entry's values.
+    pub(crate) fn add(&mut self, ip: &'a str, user: Option<&'a str>, email: Option<&'a str>) {
+        self.ips.insert(ip);
+        self.users.extend(user);
+        self.emails.extend(email);
+    }
+}
+
+/// Removes the search terms among `values` that no remaining entry of the tenant
+/// holds; returns how many.
+pub(crate) async fn forget_terms<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
-    rows: &[Expiring],
+    values: Values<'_>,
 ) -> Result<u64, StoreError> {
-    let ips: BTreeSet<&str> = rows.iter().map(|row| row.meta_source_ip.as_str()).collect();
-    let users: BTreeSet<&str> = rows
-        .iter()
-        .filter_map(|row| row.actor_user_id_ci.as_deref())
-        .collect();
-    let emails: BTreeSet<&str> = rows
-        .iter()
-        .filter_map(|row| row.actor_email_ci.as_deref())
-        .collect();
+    let Values { ips, users, emails } = values;
     let (t, e) = (term::Entity, entry::Entity);
     let mut forgotten = 0;
     for (field, values, holds) in [

@@ -9,6 +9,8 @@ mod append;
 mod connect;
 #[path = "store/connection.rs"]
 mod connection;
+#[path = "store/erasure.rs"]
+mod erasure;
 #[path = "store/filters.rs"]
 mod filters;
 #[path = "store/idempotency.rs"]
@@ -101,4 +103,6 @@ backend_tests! {
     retention::a_large_purge_goes_in_batches,
     retention::a_legal_hold_suspends_removal,
     retention::tampering_never_passes_as_removal,
+    erasure::erasure_removes_one_persons_data_and_keeps_the_log_verifiable,
+    erasure::tampering_never_passes_as_erasure,
 }

@@ -1,5 +1,6 @@
 //! Removals: the signed record of entries taken out of a tenant's log on purpose
-//! (retention), so that a verifier tells a removal from tampering.
+//! (retention), or of their personal data (erasure), so that a verifier tells either
+//! from tampering.
 //!
 //! A removal names the leaves whose entries it removed, why, under which rule and when,
 //! and is signed by the log key as a signed note under the tenant's origin, as
@@ -15,10 +16,16 @@
 //! <origin>
 //! <removal id>
 //! <removed at, RFC 3339, UTC>
-//! <reason: retention>
-//! <rule, for people>
+//! <reason: retention or erasure>
+//! <rule, for people (never personal data)>
 //! <leaf ranges: 0-99,105,200-300>
+//! erased <base64 leaf hash>,<base64 leaf hash>,...     (erasure only)
 //! ```
+//!
+//! An erasure keeps its entries in place with their personal data removed; their leaf
+//! hashes (in the tree) are those of the entries as written, and the last line gives,
+//! for each leaf in order, the leaf hash of the entry as erased, so that a change after
+//! the erasure still shows.
 
 use std::{fmt, str::FromStr};
 
@@ -27,7 +34,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use uuid::Uuid;
 
 use super::{
-    KeyError, LogKey, VerifierKey,
+    Hash, KeyError, LogKey, VerifierKey,
     key::{NoteCheck, SignNoteError},
 };
 
@@ -40,6 +47,8 @@ const HEADER: &str = "auditlog removal";
 pub enum RemovalReason {
     /// They were older than the tenant's retention.
     Retention,
+    /// One person's personal data was erased from them.
+    Erasure,
 }
 
 impl RemovalReason {
@@ -47,6 +56,7 @@ impl RemovalReason {
     pub fn as_str(self) -> &'static str {
         match self {
             RemovalReason::Retention => "retention",
+            RemovalReason::Erasure => "erasure",
         }
     }
 }
@@ -63,6 +73,7 @@ impl FromStr for RemovalReason {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "retention" => Ok(RemovalReason::Retention),
+            "erasure" => Ok(RemovalReason::Erasure),
             _ => Err(RemovalError::Malformed("unknown reason")),
         }
     }
@@ -122,8 +133,20 @@ impl LeafRanges {
 
     /// Whether `index` is one of them.
     pub fn contains(&self, index: u64) -> bool {
+        self.position(index).is_some()
+    }
+
+    /// Where `index` stands among the leaves (0 for the first), if it is one of them.
+    pub fn position(&self, index: u64) -> Option<u64> {
         let at = self.0.partition_point(|(_, end)| *end < index);
-        self.0.get(at).is_some_and(|(start, _)| *start <= index)
+        let (start, _) = *self.0.get(at).filter(|(start, _)| *start <= index)?;
+        let before: u64 = self.0[..at].iter().map(|(s, e)| e - s + 1).sum();
+        Some(before + (index - start))
+    }
+
+    /// Every leaf index, ascending.
+    pub fn indexes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().flat_map(|&(start, end)| start..=end)
     }
 }
 
@@ -224,8 +247,10 @@ pub struct Removal {
     pub reason: RemovalReason,
     /// The rule that chose the entries, for people: one line of printable text.
     pub rule: String,
-    /// The leaves whose entries were removed.
+    /// The leaves whose entries were removed (or erased).
     pub leaves: LeafRanges,
+    /// For an erasure: the leaf hash of each entry as erased, in the order of its leaves.
+    pub erased: Vec<Hash>,
 }
 
 impl Removal {
@@ -251,8 +276,20 @@ impl Removal {
             .to_offset(time::UtcOffset::UTC)
             .format(&Rfc3339)
             .map_err(|_| RemovalError::Malformed("the time cannot be written"))?;
+        let erased = match self.reason {
+            RemovalReason::Retention if self.erased.is_empty() => String::new(),
+            RemovalReason::Erasure if self.erased.len() as u64 == self.leaves.count() => {
+                let hashes: Vec<String> = self.erased.iter().map(Hash::to_base64).collect();
+                format!("erased {}\n", hashes.join(","))
+            }
+            _ => {
+                return Err(RemovalError::Malformed(
+                    "an erasure gives one erased leaf hash a leaf, a retention none",
+                ));
+            }
+        };
         Ok(format!(
-            "{HEADER}\n{}\n{}\n{at}\n{}\n{}\n{}\n",
+            "{HEADER}\n{}\n{}\n{at}\n{}\n{}\n{}\n{erased}",
             self.origin, self.id, self.reason, self.rule, self.leaves
         ))
     }
@@ -296,9 +333,28 @@ impl Removal {
             .ok_or(RemovalError::Malformed("the text does not end a line"))?
             .split('\n')
             .collect();
-        let [header, origin, id, at, reason, rule, leaves] = lines[..] else {
-            return Err(RemovalError::Malformed("a removal has seven lines"));
+        let (fields, erased) = match lines.split_last() {
+            Some((last, fields)) if last.starts_with("erased ") => (fields, Some(*last)),
+            _ => (&lines[..], None),
         };
+        let [header, origin, id, at, reason, rule, leaves] = fields[..] else {
+            return Err(RemovalError::Malformed(
+                "a removal has seven lines, an erasure eight",
+            ));
+        };
+        let erased = erased
+            .map(|line| {
+                line["erased ".len()..]
+                    .split(',')
+                    .map(|hash| {
+                        Hash::from_base64(hash).map_err(|_| {
+                            RemovalError::Malformed("an erased leaf hash is malformed")
+                        })
+                    })
+                    .collect::<Result<Vec<Hash>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         if header != HEADER {
             return Err(RemovalError::Malformed("the text is not a removal"));
         }
@@ -312,6 +368,7 @@ impl Removal {
             reason: reason.parse()?,
             rule: rule.to_owned(),
             leaves: leaves.parse()?,
+            erased,
         };
         if removal.text()? != text {
             return Err(RemovalError::Malformed("the text is not in its one form"));
@@ -333,6 +390,7 @@ mod tests {
             reason: RemovalReason::Retention,
             rule: "retention 30 days: created before 2023-10-15T22:13:20Z".to_owned(),
             leaves: LeafRanges::of(leaves.iter().copied()),
+            erased: Vec::new(),
         }
     }
 
@@ -394,6 +452,33 @@ mod tests {
             Removal::open(&note, &key.verifier_key(), "auditlog/other"),
             Err(RemovalError::WrongOrigin { .. })
         ));
+    }
+
+    #[test]
+    fn an_erasure_signs_the_erased_leaf_hash_of_each_leaf() {
+        let key = LogKey::generate("auditlog").expect("key");
+        let mut erasure = removal(&[2, 5, 6]);
+        erasure.reason = RemovalReason::Erasure;
+        erasure.rule = "erasure of one person's entries".to_owned();
+        erasure.erased = vec![Hash([1; 32]), Hash([2; 32]), Hash([3; 32])];
+        let note = erasure.sign(&key).expect("sign");
+        let opened = Removal::open(&note, &key.verifier_key(), &erasure.origin).expect("opens");
+        assert_eq!(opened, erasure);
+        assert_eq!(opened.leaves.position(5), Some(1));
+        assert_eq!(opened.leaves.position(4), None);
+        assert_eq!(opened.leaves.indexes().collect::<Vec<_>>(), [2, 5, 6]);
+        // Another erased content under the same signature does not open.
+        let other = note.replacen(&Hash([2; 32]).to_base64(), &Hash([9; 32]).to_base64(), 1);
+        assert!(matches!(
+            Removal::open(&other, &key.verifier_key(), &erasure.origin),
+            Err(RemovalError::BadSignature { .. })
+        ));
+        // One hash a leaf, and none for a retention.
+        erasure.erased.pop();
+        assert!(erasure.sign(&key).is_err());
+        let mut retention = removal(&[1]);
+        retention.erased = vec![Hash([1; 32])];
+        assert!(retention.sign(&key).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Reading a tenant's entries in log order, a page at a time, for verifiable exports:
 //! whatever the size of the log, a reader holds one page.
 
-use auditlog_domain::{AuditLogFilter, ExportPage, StoreError};
+use auditlog_domain::{AuditLogFilter, ERASURE_MARKER, ExportPage, StoreError};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -23,6 +23,7 @@ pub(crate) async fn export_page<C: ConnectionTrait>(
         return Ok(ExportPage {
             entries: Vec::new(),
             removed: Vec::new(),
+            erased: Vec::new(),
             next: from,
         });
     }
@@ -44,27 +45,39 @@ pub(crate) async fn export_page<C: ConnectionTrait>(
     let mut found = entries_by_id(conn, condition(tenant_id, filter), &ids).await?;
     // Unfiltered, a leaf without its entry is a removed one: its recorded hash stands in.
     let whole = filter.is_unfiltered();
-    let (mut entries, mut removed) = (Vec::with_capacity(rows.len()), Vec::new());
+    let (mut entries, mut removed, mut erased) =
+        (Vec::with_capacity(rows.len()), Vec::new(), Vec::new());
     for (index, id, hashes) in rows {
         let index = u64::try_from(index).unwrap_or_default();
+        let recorded = || {
+            split(&hashes)
+                .and_then(|hashes| hashes.first().copied())
+                .map(Into::into)
+                .ok_or_else(|| {
+                    StoreError::Backend(format!(
+                        "the hashes stored with leaf {index} cannot be read"
+                    ))
+                })
+        };
         match found.remove(&id) {
-            Some(entry) => entries.push((index, entry)),
-            None if whole => {
-                let hash = split(&hashes)
-                    .and_then(|hashes| hashes.first().copied())
-                    .ok_or_else(|| {
-                        StoreError::Backend(format!(
-                            "the hashes stored with leaf {index} cannot be read"
-                        ))
-                    })?;
-                removed.push((index, hash.into()));
+            Some(entry) => {
+                let is_erased = entry
+                    .details
+                    .as_ref()
+                    .is_some_and(|details| details.contains_key(ERASURE_MARKER));
+                if whole && is_erased {
+                    erased.push((index, recorded()?));
+                }
+                entries.push((index, entry));
             }
+            None if whole => removed.push((index, recorded()?)),
             None => {}
         }
     }
     Ok(ExportPage {
         entries,
         removed,
+        erased,
         next: to,
     })
 }

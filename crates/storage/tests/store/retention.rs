@@ -420,6 +420,7 @@ pub async fn tampering_never_passes_as_removal(store: SeaOrmStore) {
         reason: RemovalReason::Retention,
         rule: "retention of 1 days: created before 2024-02-29T00:00:00Z".to_owned(),
         leaves: LeafRanges::of([leaf]),
+        erased: Vec::new(),
     };
     let insert = |note: String, removal: &Removal| {
         let sql = match backend {

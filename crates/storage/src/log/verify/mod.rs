@@ -118,6 +118,9 @@ pub struct TenantReport {
     pub newest_size: u64,
     /// Leaves whose entries were removed on purpose, by the valid removals.
     pub removed: u64,
+    /// Entries whose personal data was erased, by the valid erasures, and that are
+    /// exactly as erased.
+    pub erased: u64,
     /// The valid removals (signed by the verifier key), oldest first.
     pub removals: Vec<Removal>,
     /// What disagrees, in the order of the leaves (checkpoints after), at most the
@@ -194,9 +197,9 @@ impl SeaOrmStore {
         let checked = async {
             backend.tune_for_verify(&txn).await?;
             let kept = checkpoints::Kept::read(&txn, tenant_id, key, &origin, &mut report).await?;
-            let removed = removals::read(&txn, tenant_id, key, &origin, &mut report).await?;
+            let covered = removals::read(&txn, tenant_id, key, &origin, &mut report).await?;
             let matched =
-                walk::match_entries(&txn, backend, &mut report, &removed, progress).await?;
+                walk::match_entries(&txn, backend, &mut report, covered, progress).await?;
             report.leaves = walk::rebuild_tree(&txn, kept, &mut report).await?;
             matched.name(&txn, &mut report).await?;
             checkpoints::other_signers(&txn, key, &mut report).await

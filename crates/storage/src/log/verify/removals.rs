@@ -1,26 +1,40 @@
 //! The tenant's removals, checked before the walk: each one's signed note must open
 //! with the verifier key under the tenant's origin and state what its row says. The
-//! leaves of those that do may lack their entries; a removal that does not is
-//! reported, and its leaves count as missing wherever their entries are gone.
+//! leaves of a valid retention removal may lack their entries; the entries of a valid
+//! erasure may differ from their leaves, but only to be exactly as erased (the leaf
+//! hash the erasure signed for each). A removal that is not valid is reported, and its
+//! leaves count as missing or changed as if it were not there.
+
+use std::collections::HashMap;
 
 use auditlog_domain::{
     StoreError,
     entry::timestamp::from_micros,
-    log::{LeafRanges, Removal, VerifierKey},
+    log::{Hash, LeafRanges, Removal, RemovalReason, VerifierKey},
 };
 use uuid::Uuid;
 
 use super::{Change, Finding, TenantReport};
 use crate::SeaOrmStore;
 
-/// The leaves whose entries valid removals took.
+/// What the valid removals account for.
+#[derive(Debug, Default)]
+pub(super) struct Covered {
+    /// The leaves whose entries retention removed.
+    pub removed: LeafRanges,
+    /// The leaves whose entries were erased, each with the leaf hash of the entry as
+    /// erased.
+    pub erased: HashMap<u64, Hash>,
+}
+
+/// What the tenant's valid removals account for.
 pub(super) async fn read<C: sea_orm::ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
     key: &VerifierKey,
     origin: &str,
     report: &mut TenantReport,
-) -> Result<LeafRanges, StoreError> {
+) -> Result<Covered, StoreError> {
     let rows = SeaOrmStore::removals_of(conn, tenant_id).await?;
     let mut valid = Vec::with_capacity(rows.len());
     for row in rows {
@@ -52,7 +66,17 @@ pub(super) async fn read<C: sea_orm::ConnectionTrait>(
             }),
         }
     }
-    let leaves = LeafRanges::union(valid.iter().map(|removal| &removal.leaves));
+    let removed = LeafRanges::union(
+        valid
+            .iter()
+            .filter(|removal| removal.reason == RemovalReason::Retention)
+            .map(|removal| &removal.leaves),
+    );
+    let erased = valid
+        .iter()
+        .filter(|removal| removal.reason == RemovalReason::Erasure)
+        .flat_map(|removal| removal.leaves.indexes().zip(removal.erased.iter().copied()))
+        .collect();
     report.removals = valid;
-    Ok(leaves)
+    Ok(Covered { removed, erased })
 }

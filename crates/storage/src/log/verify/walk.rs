@@ -16,7 +16,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use auditlog_domain::{StoreError, log::LeafRanges};
+use auditlog_domain::StoreError;
 use futures::StreamExt;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryResult,
@@ -25,7 +25,9 @@ use sea_orm::{
 use tlog_tiles::Hash;
 use uuid::Uuid;
 
-use super::{Change, Finding, MAX_FINDINGS, TenantReport, bounded, checkpoints::Kept};
+use super::{
+    Change, Finding, MAX_FINDINGS, TenantReport, bounded, checkpoints::Kept, removals::Covered,
+};
 use crate::{
     backend::{Backend, shared},
     error::db_error,
@@ -46,6 +48,8 @@ pub(super) struct Matched {
     present: u64,
     /// Leaves whose entry a valid removal took.
     removed: u64,
+    /// Leaves whose entry a valid erasure erased, and that are as erased.
+    erased: u64,
     /// The tenant's entries in no leaf.
     unlogged: u64,
     /// Leaves whose entry does not make the recorded leaf hash: index, entry id, the
@@ -114,10 +118,10 @@ pub(super) async fn match_entries(
     txn: &DatabaseTransaction,
     backend: Backend,
     report: &mut TenantReport,
-    removed: &LeafRanges,
+    covered: Covered,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Matched, StoreError> {
-    let removed = Arc::new(removed.clone());
+    let covered = Arc::new(covered);
     let workers = std::thread::available_parallelism()
         .map_or(2, std::num::NonZeroUsize::get)
         .clamp(1, 8);
@@ -126,12 +130,12 @@ pub(super) async fn match_entries(
     for _ in 0..workers {
         let (queue, mut batches) = tokio::sync::mpsc::channel::<Vec<Pair>>(BATCHES_AHEAD);
         queues.push(queue);
-        let removed = Arc::clone(&removed);
+        let covered = Arc::clone(&covered);
         handles.push(tokio::task::spawn_blocking(move || {
             let mut found = Matched::default();
             while let Some(batch) = batches.blocking_recv() {
                 for pair in batch {
-                    found.take(pair, &removed);
+                    found.take(pair, &covered);
                 }
             }
             found
@@ -148,6 +152,7 @@ pub(super) async fn match_entries(
     }
     matched.unlogged = read?;
     report.removed = matched.removed;
+    report.erased = matched.erased;
     report.unlisted += matched.unlisted;
     for finding in std::mem::take(&mut matched.unmade) {
         report.found(finding);
@@ -223,14 +228,14 @@ async fn send(
 impl Matched {
     /// Recomputes one leaf from its entry and notes what disagrees; a leaf whose
     /// entry a valid removal took is counted as removed.
-    fn take(&mut self, pair: Pair, removed: &LeafRanges) {
+    fn take(&mut self, pair: Pair, covered: &Covered) {
         let Pair {
             index,
             named,
             recorded,
             entry,
         } = pair;
-        if entry.is_none() && removed.contains(index) {
+        if entry.is_none() && covered.removed.contains(index) {
             self.removed += 1;
             return;
         }
@@ -245,17 +250,25 @@ impl Matched {
             .map_err(|err| err.to_string())
             .and_then(|row| leaf_of_row(row).map_err(|err| err.to_string()));
         match made {
-            Ok(made) => {
-                if let Some(recorded) = recorded
-                    && made != recorded
-                {
-                    bounded(
-                        &mut self.mismatched,
-                        (index, named, made, recorded),
-                        &mut self.unlisted,
-                    );
-                }
-            }
+            Ok(made) => match (recorded, covered.erased.get(&index)) {
+                (Some(recorded), None) if made != recorded => bounded(
+                    &mut self.mismatched,
+                    (index, named, made, recorded),
+                    &mut self.unlisted,
+                ),
+                (_, Some(erased)) if Hash::from(*erased) == made => self.erased += 1,
+                (_, Some(_)) => bounded(
+                    &mut self.unmade,
+                    Finding {
+                        change: Change::Changed,
+                        leaf_index: Some(index),
+                        entry_id: Some(named),
+                        detail: "the entry is not as its erasure left it".to_owned(),
+                    },
+                    &mut self.unlisted,
+                ),
+                _ => {}
+            },
             Err(err) => bounded(
                 &mut self.unmade,
                 Finding {
@@ -273,6 +286,7 @@ impl Matched {
     fn merge(&mut self, other: Matched) {
         self.present += other.present;
         self.removed += other.removed;
+        self.erased += other.erased;
         self.unlisted += other.unlisted;
         for item in other.mismatched {
             bounded(&mut self.mismatched, item, &mut self.unlisted);
