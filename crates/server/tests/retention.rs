@@ -2,7 +2,8 @@
 //! entries in the background (AUDITLOG_RETENTION_DAYS), a tenant under legal hold keeps
 //! them, the API's counts and search follow, a whole export with removed leaves still
 //! passes the offline verifier (and fails it once a removal is taken out), and
-//! `tenants update`, `purge` and `verify` do what they say from the command line.
+//! `tenants update`, `purge`, `erase` and `verify` do what they say from the command line;
+//! a purge or an erasure killed part way is completed by the next.
 
 mod common;
 
@@ -582,4 +583,144 @@ async fn a_killed_purge_is_completed_by_the_next_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_purge_is_completed_by_the_next_postgres() {
     a_killed_purge_is_completed_by_the_next(Backend::Postgres).await;
+}
+
+/// The number of the default tenant's entries with this e-mail address.
+async fn entries_of(url: &str, email: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect(url).await.expect("the database");
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM audit_logs WHERE actor_email_ci = $1"
+        }
+        _ => "SELECT COUNT(*) AS n FROM audit_logs WHERE actor_email_ci = ?",
+    };
+    let n = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [email.into()]))
+        .await
+        .expect("count")
+        .expect("a row")
+        .try_get("", "n")
+        .expect("n");
+    let _ = db.close().await;
+    n
+}
+
+/// An erasure killed (SIGKILL) between its batches leaves whole erasures only: `verify`
+/// passes with the entries erased so far, and erasing again completes it.
+async fn a_killed_erasure_is_completed_by_the_next(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let url = db.url.clone();
+    let outcome = tokio::spawn(async move {
+        const ENTRIES: usize = 40_000;
+        let url = url.as_str();
+        let server = Server::start(url, &[]).await;
+        let http = client();
+        let one: Value = json!({
+            "type": "login_success",
+            "meta_http_request_id": "r",
+            "meta_source_ip": "203.0.113.7",
+            "meta_user_agent": "erasure-test",
+            "actor_email": "eve@load.test",
+        });
+        for _ in 0..ENTRIES / 500 {
+            let response = http
+                .post(server.admin_url())
+                .bearer_auth(KEY)
+                .json(&Value::Array(vec![one.clone(); 500]))
+                .send()
+                .await
+                .expect("a response");
+            assert_eq!(response.status(), 201);
+        }
+        server.kill().await;
+        let tenant = DEFAULT_TENANT_ID.to_string();
+        let mut erase = std::process::Command::new(common::binary())
+            .args([
+                "erase",
+                "--tenant",
+                &tenant,
+                "--actor-email",
+                "eve@load.test",
+            ])
+            .env("AUDITLOG_DATABASE_URL", url)
+            .env("AUDITLOG_SIGNING_KEY_FILE", signing_key_file())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("erase starts");
+        let mut committed = 0;
+        for _ in 0..30_000 {
+            committed = rows(url, "audit_log_removals").await;
+            if committed >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(committed >= 2, "the erasure commits batches");
+        assert!(
+            erase.try_wait().expect("status").is_none(),
+            "the erasure is still running when killed (make the log larger)"
+        );
+        erase.kill().expect("SIGKILL");
+        let _ = erase.wait();
+
+        let erasures = rows(url, "audit_log_removals").await;
+        let left = entries_of(url, "eve@load.test").await;
+        assert_eq!(
+            left,
+            ENTRIES as i64 - erasures * 1000,
+            "every committed erasure is whole, the one in flight left nothing"
+        );
+        assert!(left > 0, "killed part way");
+        let verified = succeeded(&auditlog(&["verify"], url), "verify after the kill");
+        assert!(
+            verified.contains(&format!("{} entries erased", erasures * 1000)),
+            "{verified}"
+        );
+        let done = succeeded(
+            &auditlog(
+                &[
+                    "erase",
+                    "--tenant",
+                    &tenant,
+                    "--actor-email",
+                    "eve@load.test",
+                ],
+                url,
+            ),
+            "erase again",
+        );
+        assert!(done.contains(&format!("erased {left} entries")), "{done}");
+        assert_eq!(entries_of(url, "eve@load.test").await, 0);
+        assert_eq!(
+            rows(url, "audit_logs").await,
+            ENTRIES as i64,
+            "erased entries stay"
+        );
+        let verified = succeeded(&auditlog(&["verify"], url), "verify after the rerun");
+        assert!(
+            verified.contains(&format!("{ENTRIES} entries erased")),
+            "{verified}"
+        );
+    })
+    .await;
+    db.drop_database().await;
+    if let Err(err) = outcome
+        && err.is_panic()
+    {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_erasure_is_completed_by_the_next_sqlite() {
+    a_killed_erasure_is_completed_by_the_next(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_erasure_is_completed_by_the_next_postgres() {
+    a_killed_erasure_is_completed_by_the_next(Backend::Postgres).await;
 }

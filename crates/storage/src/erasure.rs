@@ -99,6 +99,7 @@ impl SeaOrmStore {
         self.integrate_now(signer).await?;
         let mut done = Erasure::default();
         loop {
+            let started = std::time::Instant::now();
             let txn = WriteTxn::begin(self).await?;
             let result = erase_batch(&txn, signer, tenant_id, person).await;
             match txn.end(result).await? {
@@ -108,6 +109,7 @@ impl SeaOrmStore {
                     if erased < PURGE_BATCH {
                         break;
                     }
+                    self.let_writers_in(started.elapsed()).await;
                 }
                 None => break,
             }
@@ -181,7 +183,7 @@ async fn erase_batch(
         erased_hashes.push(leaf_of(&erased)?.into());
     }
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-    entry::Entity::update_many()
+    let updated = entry::Entity::update_many()
         .col_expr(entry::Column::Error, Expr::value(None::<String>))
         .col_expr(entry::Column::MetaSourceIp, Expr::value(ip.to_string()))
         .col_expr(entry::Column::IpKey, Expr::value(key.clone()))
@@ -196,7 +198,13 @@ async fn erase_batch(
         .filter(entry::Column::Id.is_in(ids))
         .exec(conn)
         .await
-        .map_err(db_error)?;
+        .map_err(db_error)?
+        .rows_affected;
+    if updated != rows.len() as u64 {
+        return Err(StoreError::Unavailable(
+            "the entries changed during the erasure; try again".to_owned(),
+        ));
+    }
     // The address they show now is searchable as any other; the values they held are
     // forgotten where no entry holds them any more.
     search::record::record(conn, tenant_id, vec![(IP, ip.to_string(), key)]).await?;

@@ -10,6 +10,9 @@
 //! tenant under legal hold keeps everything. A batch that fails or is killed leaves
 //! nothing of itself (one transaction), so running the purge again completes it.
 //!
+//! On SQLite, where one writer writes at a time, a purge pauses after each batch for as
+//! long as the batch took, so that the service's writes get the lock in between.
+//!
 //! On PostgreSQL a purge that removed 10,000 entries or more vacuums the tables it
 //! removed from (plain `VACUUM`, which blocks neither reads nor writes), so that the
 //! space is reused whether or not autovacuum runs; SQLite reuses freed pages itself.
@@ -179,6 +182,7 @@ impl SeaOrmStore {
                 continue;
             }
             loop {
+                let started = std::time::Instant::now();
                 match self.purge_batch(signer, &purge).await? {
                     Batch::Removed(id, removed) => {
                         purge.removed += removed;
@@ -186,6 +190,7 @@ impl SeaOrmStore {
                         if removed < PURGE_BATCH {
                             break;
                         }
+                        self.let_writers_in(started.elapsed()).await;
                     }
                     Batch::Nothing => break,
                     Batch::Held => {
@@ -210,6 +215,17 @@ impl SeaOrmStore {
             }
         }
         Ok(done)
+    }
+
+    /// On a backend with one writer at a time (SQLite), pauses as long as a batch took,
+    /// so that the writes waiting for the lock get it between batches: a purge then
+    /// takes at most half of the writing time, and no write waits for more than a batch.
+    pub(crate) async fn let_writers_in(&self, batch_took: std::time::Duration) {
+        if crate::backend::Backend::of(self.connection())
+            .is_ok_and(crate::backend::Backend::single_writer)
+        {
+            tokio::time::sleep(batch_took).await;
+        }
     }
 
     /// The tenant's entries created before `before`: those in the tree, and those still
@@ -311,13 +327,24 @@ impl SeaOrmStore {
         open_gate(&**txn, tenant_id).await?;
 
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let mut deleted = 0;
         for chunk in ids.chunks(IN_LIST) {
-            entry::Entity::delete_many()
+            deleted += entry::Entity::delete_many()
                 .filter(entry::Column::TenantId.eq(tenant_id))
                 .filter(entry::Column::Id.is_in(chunk.iter().copied()))
                 .exec(&**txn)
                 .await
-                .map_err(db_error)?;
+                .map_err(db_error)?
+                .rows_affected;
+        }
+        if deleted != ids.len() as u64 {
+            // Another removal took some of them first: this batch is rolled back and the
+            // next round reads what is left.
+            return Err(StoreError::Unavailable(format!(
+                "{} of {} expired entries were removed meanwhile; try again",
+                ids.len() as u64 - deleted,
+                ids.len()
+            )));
         }
         let mut per_day: BTreeMap<i64, i64> = BTreeMap::new();
         for row in &rows {
@@ -346,7 +373,7 @@ impl SeaOrmStore {
             erased: Vec::new(),
         };
         record(&**txn, signer, tenant_id, &removal).await?;
-        tracing::info!(
+        tracing::debug!(
             %tenant_id,
             removal_id = %removal.id,
             entries = rows.len(),
