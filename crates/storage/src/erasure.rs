@@ -3,7 +3,7 @@
 //! An erased entry keeps its id, tenant, type, request id and times; its user id,
 //! e-mail address, user agent, error and details are gone, its source address is
 //! `0.0.0.0`, and its details are the marker [`ERASURE_MARKER`] with when and under
-//! which removal. Each batch of up to 1,000 entries is one transaction that erases them,
+//! which removal. Each batch of up to 1,000 entries (250 on SQLite) is one transaction that erases them,
 //! forgets the search terms no entry holds any more, and records an erasure signed by
 //! the log key that names the leaves and, for each, the leaf hash of the entry as
 //! erased: `verify` then accepts the changed entries, and only as erased.
@@ -29,7 +29,7 @@ use crate::{
     LogSigner, SeaOrmStore,
     error::db_error,
     log::sequence::leaf_of,
-    retention::{PURGE_BATCH, Values, forget, hold_writers, logged_entries, open_gate, record},
+    retention::{Values, forget, logged_entries, open_gate, record},
     schema::{entry, ip_key, now},
     search::{self, extract::IP},
     write::txn::WriteTxn,
@@ -101,12 +101,12 @@ impl SeaOrmStore {
         loop {
             let started = std::time::Instant::now();
             let txn = WriteTxn::begin(self).await?;
-            let result = erase_batch(&txn, signer, tenant_id, person).await;
+            let result = erase_batch(&txn, signer, tenant_id, person, self.removal_batch()).await;
             match txn.end(result).await? {
                 Some((id, erased)) => {
                     done.entries += erased;
                     done.removals.push(id);
-                    if erased < PURGE_BATCH {
+                    if erased < self.removal_batch() {
                         break;
                     }
                     self.let_writers_in(started.elapsed()).await;
@@ -121,20 +121,20 @@ impl SeaOrmStore {
     }
 }
 
-/// One batch: up to [`PURGE_BATCH`] of the person's entries that have a leaf. Returns
+/// One batch: up to `batch` of the person's entries that have a leaf. Returns
 /// the erasure recorded and how many entries it erased, or `None` when none was left.
 async fn erase_batch(
     txn: &WriteTxn<'_>,
     signer: &LogSigner,
     tenant_id: Uuid,
     person: &Person,
+    batch: u64,
 ) -> Result<Option<(Uuid, u64)>, StoreError> {
     let conn = &**txn;
-    hold_writers(conn).await?;
     let query = logged_entries(tenant_id)
         .column((entry::Entity, entry::Column::Id))
         .and_where(person.condition())
-        .limit(PURGE_BATCH)
+        .limit(batch)
         .to_owned();
     let found = Found::find_by_statement(conn.get_database_backend().build(&query))
         .all(conn)

@@ -48,7 +48,7 @@ pub use log::{
     verify::{Change, Finding, TenantReport},
 };
 pub use read::{condition, list_in};
-pub use retention::{PURGE_BATCH, TenantPurge};
+pub use retention::TenantPurge;
 pub use store::{SeaOrmStore, StoreOptions};
 pub use write::{BuildTimes, BulkImport, append_in};
 

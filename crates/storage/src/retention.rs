@@ -1,5 +1,5 @@
-//! Retention: each tenant's entries older than its retention are removed, in bounded
-//! batches, each batch one transaction that also
+//! Retention: each tenant's entries older than its retention are removed, in batches of
+//! 1,000 (250 on SQLite), each batch one transaction that also
 //! - takes the entries off the daily counts,
 //! - removes the search terms that no remaining entry of the tenant holds,
 //! - and records the removal, signed with the log key (`audit_log_removals`).
@@ -17,10 +17,12 @@
 //! removed from (plain `VACUUM`, which blocks neither reads nor writes), so that the
 //! space is reused whether or not autovacuum runs; SQLite reuses freed pages itself.
 //!
-//! On PostgreSQL a batch first takes `SHARE ROW EXCLUSIVE` on `audit_log_terms`: the
-//! writes in progress (which insert terms) finish first, so that a term is removed only
-//! when no entry holds it, committed or about to be; writes wait for the batch, a few
-//! milliseconds.
+//! On PostgreSQL a batch takes `SHARE ROW EXCLUSIVE` on `audit_log_terms` once its
+//! entries are gone, before it looks for the terms no entry holds: the writes in
+//! progress (which insert terms) finish first, so that a term is removed only when no
+//! entry holds it, committed or about to be; writes wait for the rest of the batch (the
+//! terms, the record, the commit), not for its deletes. Two purges at once meet there
+//! too; the second finds some of its batch gone and reads it again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,8 +48,13 @@ use crate::{
     write::txn::WriteTxn,
 };
 
-/// Entries a batch removes at most: one transaction's worth, a few milliseconds.
-pub const PURGE_BATCH: u64 = 1000;
+/// Entries a batch removes at most on PostgreSQL: one transaction's worth.
+const BATCH: u64 = 1000;
+/// Entries a batch removes at most on SQLite, where writes wait for each batch.
+const SINGLE_WRITER_BATCH: u64 = 250;
+/// Batches of one tenant read again because another purge took their entries first,
+/// before the purge gives up (until its next round).
+const RACES: u32 = 3;
 /// Entries removed by one purge past which PostgreSQL's tables are vacuumed at once.
 const VACUUM_AFTER: u64 = 10_000;
 /// Values per `IN (...)` list.
@@ -181,13 +188,22 @@ impl SeaOrmStore {
                 done.push(purge);
                 continue;
             }
+            let mut raced = 0;
             loop {
                 let started = std::time::Instant::now();
-                match self.purge_batch(signer, &purge).await? {
+                let batch = match self.purge_batch(signer, &purge).await {
+                    // Another purge took some of the batch's entries first: read again.
+                    Err(StoreError::Unavailable(_)) if raced < RACES => {
+                        raced += 1;
+                        continue;
+                    }
+                    other => other?,
+                };
+                match batch {
                     Batch::Removed(id, removed) => {
                         purge.removed += removed;
                         purge.removals.push(id);
-                        if removed < PURGE_BATCH {
+                        if removed < self.removal_batch() {
                             break;
                         }
                         self.let_writers_in(started.elapsed()).await;
@@ -215,6 +231,18 @@ impl SeaOrmStore {
             }
         }
         Ok(done)
+    }
+
+    /// The most entries one batch of a purge or an erasure takes: 1,000, or 250 on a
+    /// backend with one writer at a time (SQLite), where writes wait for each batch.
+    pub fn removal_batch(&self) -> u64 {
+        if crate::backend::Backend::of(self.connection())
+            .is_ok_and(crate::backend::Backend::single_writer)
+        {
+            SINGLE_WRITER_BATCH
+        } else {
+            BATCH
+        }
     }
 
     /// On a backend with one writer at a time (SQLite), pauses as long as a batch took,
@@ -270,7 +298,7 @@ impl SeaOrmStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Up to [`PURGE_BATCH`] of the tenant's entries created before `before` that are
+    /// Up to [`SeaOrmStore::removal_batch`] of the tenant's entries created before `before` that are
     /// in the tree, oldest first.
     async fn expiring<C: ConnectionTrait>(
         &self,
@@ -285,7 +313,7 @@ impl SeaOrmStore {
                 sea_orm::Order::Asc,
             )
             .order_by((entry::Entity, entry::Column::Id), sea_orm::Order::Asc)
-            .limit(PURGE_BATCH);
+            .limit(self.removal_batch());
         let statement = conn.get_database_backend().build(&query);
         Expiring::find_by_statement(statement)
             .all(conn)
@@ -311,7 +339,6 @@ impl SeaOrmStore {
         purge: &TenantPurge,
     ) -> Result<Batch, StoreError> {
         let tenant_id = purge.tenant_id;
-        hold_writers(&**txn).await?;
         let held = tenant::Entity::find_by_id(tenant_id)
             .one(&**txn)
             .await
@@ -428,6 +455,7 @@ pub(crate) async fn forget<C: ConnectionTrait>(
     tenant_id: Uuid,
     values: Values<'_>,
 ) -> Result<(), StoreError> {
+    hold_writers(txn).await?;
     let forgotten = forget_terms(txn, tenant_id, values).await?;
     if forgotten > 0 && txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared("SELECT nextval('audit_log_terms_epoch')")

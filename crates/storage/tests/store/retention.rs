@@ -11,7 +11,7 @@ use auditlog_domain::{
         tenant_origin, verify_consistency, verify_inclusion,
     },
 };
-use auditlog_storage::{Change, LogSigner, PURGE_BATCH, SeaOrmStore, TenantReport};
+use auditlog_storage::{Change, LogSigner, SeaOrmStore, TenantReport};
 use sea_orm::{ConnectionTrait, Statement, Value};
 use uuid::Uuid;
 
@@ -285,7 +285,7 @@ pub async fn retention_removes_expired_entries_and_every_proof_still_verifies(st
 pub async fn a_large_purge_goes_in_batches(store: SeaOrmStore) {
     let signer = signer();
     let tenant = Uuid::new_v4();
-    let n = PURGE_BATCH as usize * 2 + 5;
+    let n = store.removal_batch() as usize * 2 + 5;
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         logged(
             &store,
