@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The PostgreSQL that the tests use when it is set (CI sets it).
 export AUDITLOG_TEST_POSTGRES_URL ?=
 
-.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv schemathesis outage crash deny unit browser memory
+.PHONY: run test lint fmt openapi seed bench fuzz soak clean-venv schemathesis outage crash deny unit browser memory bench-purge q-isolation
 
 ## Serve on the embedded SQLite file at http://127.0.0.1:8000
 run:
@@ -94,6 +94,22 @@ memory:
 	python3 tools/memory.py --bin target/release/auditlog --backend sqlite
 	if [ -n "$(AUDITLOG_TEST_POSTGRES_URL)" ]; then \
 	  python3 tools/memory.py --bin target/release/auditlog --backend postgres; fi
+
+## A purge of half the log under read and write load (BENCHMARKS.md, Retention under
+## load): PURGE_ENTRIES (default 2,000,000) on PostgreSQL (BENCH_POSTGRES_ADMIN) and on
+## SQLite. Tens of minutes; not in CI.
+PURGE_ENTRIES ?= 2000000
+BENCH_POSTGRES_ADMIN ?= postgres://postgres@127.0.0.1:5432
+bench-purge:
+	$(CARGO) build --release -p auditlog
+	python3 tools/purge_load.py --bin target/release/auditlog --backend postgres --postgres $(BENCH_POSTGRES_ADMIN) --entries $(PURGE_ENTRIES)
+	python3 tools/purge_load.py --bin target/release/auditlog --backend sqlite --entries $(PURGE_ENTRIES)
+
+## Whether q in one tenant slows with other tenants' matching values (RELIABILITY.md).
+q-isolation:
+	$(CARGO) build --release -p auditlog
+	python3 tools/q_isolation.py --bin target/release/auditlog --backend sqlite
+	python3 tools/q_isolation.py --bin target/release/auditlog --backend postgres --postgres $(BENCH_POSTGRES_ADMIN)
 
 ## A PostgreSQL outage on a private cluster; SIGKILL during ingestion, on both backends.
 outage:
