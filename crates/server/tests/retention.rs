@@ -82,15 +82,7 @@ async fn total(server: &Server, tenant: Uuid, key: &str, query: &str) -> u64 {
 }
 
 async fn retention_end_to_end(backend: Backend) {
-    let db = TestDatabase::create(backend).await;
-    let url = db.url.clone();
-    let outcome = tokio::spawn(async move { scenario(&url).await }).await;
-    db.drop_database().await;
-    if let Err(err) = outcome
-        && err.is_panic()
-    {
-        std::panic::resume_unwind(err.into_panic());
-    }
+    on_fresh_database(backend, |url| async move { scenario(&url).await }).await;
 }
 
 async fn scenario(url: &str) {
@@ -444,33 +436,19 @@ async fn retention_legal_hold_and_verification_end_to_end_postgres() {
     retention_end_to_end(Backend::Postgres).await;
 }
 
-/// The entries that the recorded removals (or erasures) name, all together.
-async fn removed_entries(url: &str) -> i64 {
+/// The number that `sql` (a `SELECT ... AS n` of the test's own, with `$1` or `?` for
+/// `value` as the backend writes it) counts.
+async fn count(url: &str, sql: &str, value: Option<&str>) -> i64 {
     use sea_orm::{ConnectionTrait, Database, Statement};
     let db = Database::connect(url).await.expect("the database");
-    let n: i64 = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT CAST(COALESCE(SUM(entries), 0) AS BIGINT) AS n FROM audit_log_removals",
-        ))
-        .await
-        .expect("sum")
-        .expect("a row")
-        .try_get("", "n")
-        .expect("n");
-    let _ = db.close().await;
-    n
-}
-
-/// The number of rows of `table` (no input in the SQL: the names are the test's own).
-async fn rows(url: &str, table: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Database, Statement};
-    let db = Database::connect(url).await.expect("the database");
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => sql.to_owned(),
+        _ => sql.replace("$1", "?"),
+    };
+    let values: Vec<sea_orm::Value> = value.map(Into::into).into_iter().collect();
     let n = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
         .await
         .expect("count")
         .expect("a row")
@@ -480,13 +458,72 @@ async fn rows(url: &str, table: &str) -> i64 {
     n
 }
 
+/// The entries that the recorded removals (or erasures) name, all together.
+async fn removed_entries(url: &str) -> i64 {
+    count(
+        url,
+        "SELECT CAST(COALESCE(SUM(entries), 0) AS BIGINT) AS n FROM audit_log_removals",
+        None,
+    )
+    .await
+}
+
+/// The number of rows of `table` (no input in the SQL: the names are the test's own).
+async fn rows(url: &str, table: &str) -> i64 {
+    count(url, &format!("SELECT COUNT(*) AS n FROM {table}"), None).await
+}
+
+/// Runs `auditlog args...` and kills it (SIGKILL) once it has committed `batches`
+/// removals or erasures, checking that it was still running then.
+async fn kill_after(args: &[&str], url: &str, batches: i64) {
+    let mut child = std::process::Command::new(common::binary())
+        .args(args)
+        .env("AUDITLOG_DATABASE_URL", url)
+        .env("AUDITLOG_SIGNING_KEY_FILE", signing_key_file())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the command starts");
+    let mut committed = 0;
+    for _ in 0..30_000 {
+        committed = rows(url, "audit_log_removals").await;
+        if committed >= batches {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(committed >= batches, "{args:?} commits batches");
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "{args:?} is still running when killed (make the log larger)"
+    );
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
+/// Runs `body` on a fresh database of `backend`, which is dropped afterwards, also
+/// when `body` fails.
+async fn on_fresh_database<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let db = TestDatabase::create(backend).await;
+    let outcome = tokio::spawn(body(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(err) = outcome
+        && err.is_panic()
+    {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
 /// A purge killed (SIGKILL) between its batches leaves the store consistent: `verify`
 /// passes with what was removed so far, and running the purge again completes it.
 async fn a_killed_purge_is_completed_by_the_next(backend: Backend) {
-    let db = TestDatabase::create(backend).await;
-    let url = db.url.clone();
-    let outcome = tokio::spawn(async move {
-        const ENTRIES: u64 = 50_000;
+    on_fresh_database(backend, |url| async move {
+        const ENTRIES: u64 = 20_000;
         let url = url.as_str();
         succeeded(&auditlog(&["migrate"], url), "migrate");
         let count = ENTRIES.to_string();
@@ -531,30 +568,7 @@ async fn a_killed_purge_is_completed_by_the_next(backend: Backend) {
         assert_eq!(size, ENTRIES, "every entry joins the log");
         server.kill().await;
 
-        let mut purge = std::process::Command::new(common::binary())
-            .args(["purge", "--retention-days", "30"])
-            .env("AUDITLOG_DATABASE_URL", url)
-            .env("AUDITLOG_SIGNING_KEY_FILE", signing_key_file())
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("purge starts");
-        let mut committed = 0;
-        for _ in 0..30_000 {
-            committed = rows(url, "audit_log_removals").await;
-            if committed >= 3 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        assert!(committed >= 3, "the purge commits batches");
-        assert!(
-            purge.try_wait().expect("status").is_none(),
-            "the purge is still running when killed (make the log larger)"
-        );
-        purge.kill().expect("SIGKILL");
-        let _ = purge.wait();
+        kill_after(&["purge", "--retention-days", "30"], url, 3).await;
 
         let removals = rows(url, "audit_log_removals").await;
         let removed = removed_entries(url).await;
@@ -586,12 +600,6 @@ async fn a_killed_purge_is_completed_by_the_next(backend: Backend) {
         );
     })
     .await;
-    db.drop_database().await;
-    if let Err(err) = outcome
-        && err.is_panic()
-    {
-        std::panic::resume_unwind(err.into_panic());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -606,32 +614,18 @@ async fn a_killed_purge_is_completed_by_the_next_postgres() {
 
 /// The number of the default tenant's entries with this e-mail address.
 async fn entries_of(url: &str, email: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Database, Statement};
-    let db = Database::connect(url).await.expect("the database");
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "SELECT COUNT(*) AS n FROM audit_logs WHERE actor_email_ci = $1"
-        }
-        _ => "SELECT COUNT(*) AS n FROM audit_logs WHERE actor_email_ci = ?",
-    };
-    let n = db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [email.into()]))
-        .await
-        .expect("count")
-        .expect("a row")
-        .try_get("", "n")
-        .expect("n");
-    let _ = db.close().await;
-    n
+    count(
+        url,
+        "SELECT COUNT(*) AS n FROM audit_logs WHERE actor_email_ci = $1",
+        Some(email),
+    )
+    .await
 }
 
 /// An erasure killed (SIGKILL) between its batches leaves whole erasures only: `verify`
 /// passes with the entries erased so far, and erasing again completes it.
 async fn a_killed_erasure_is_completed_by_the_next(backend: Backend) {
-    let db = TestDatabase::create(backend).await;
-    let url = db.url.clone();
-    let outcome = tokio::spawn(async move {
+    on_fresh_database(backend, |url| async move {
         const ENTRIES: usize = 40_000;
         let url = url.as_str();
         let server = Server::start(url, &[]).await;
@@ -655,36 +649,18 @@ async fn a_killed_erasure_is_completed_by_the_next(backend: Backend) {
         }
         server.kill().await;
         let tenant = DEFAULT_TENANT_ID.to_string();
-        let mut erase = std::process::Command::new(common::binary())
-            .args([
+        kill_after(
+            &[
                 "erase",
                 "--tenant",
                 &tenant,
                 "--actor-email",
                 "eve@load.test",
-            ])
-            .env("AUDITLOG_DATABASE_URL", url)
-            .env("AUDITLOG_SIGNING_KEY_FILE", signing_key_file())
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("erase starts");
-        let mut committed = 0;
-        for _ in 0..30_000 {
-            committed = rows(url, "audit_log_removals").await;
-            if committed >= 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        assert!(committed >= 2, "the erasure commits batches");
-        assert!(
-            erase.try_wait().expect("status").is_none(),
-            "the erasure is still running when killed (make the log larger)"
-        );
-        erase.kill().expect("SIGKILL");
-        let _ = erase.wait();
+            ],
+            url,
+            2,
+        )
+        .await;
 
         let erased = removed_entries(url).await;
         let left = entries_of(url, "eve@load.test").await;
@@ -726,12 +702,6 @@ async fn a_killed_erasure_is_completed_by_the_next(backend: Backend) {
         );
     })
     .await;
-    db.drop_database().await;
-    if let Err(err) = outcome
-        && err.is_panic()
-    {
-        std::panic::resume_unwind(err.into_panic());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -178,13 +178,13 @@ impl SeaOrmStore {
                 waiting: 0,
                 removals: Vec::new(),
             };
-            let (logged, waiting) = self.expired(tenant_id, before).await?;
-            purge.waiting = waiting;
             if dry_run || purge.held {
-                purge.removed = if purge.held { 0 } else { logged };
-                if purge.held {
-                    purge.waiting += logged;
-                }
+                let (logged, waiting) = self.expired(tenant_id, before).await?;
+                (purge.removed, purge.waiting) = if purge.held {
+                    (0, logged + waiting)
+                } else {
+                    (logged, waiting)
+                };
                 done.push(purge);
                 continue;
             }
@@ -215,6 +215,8 @@ impl SeaOrmStore {
                     }
                 }
             }
+            // What is still expired is what the tree had not taken in (or a hold kept).
+            purge.waiting = self.count_expired(tenant_id, before).await?;
             done.push(purge);
         }
         let removed: u64 = done.iter().filter(|_| !dry_run).map(|p| p.removed).sum();
@@ -236,9 +238,7 @@ impl SeaOrmStore {
     /// The most entries one batch of a purge or an erasure takes: 1,000, or 250 on a
     /// backend with one writer at a time (SQLite), where writes wait for each batch.
     pub fn removal_batch(&self) -> u64 {
-        if crate::backend::Backend::of(self.connection())
-            .is_ok_and(crate::backend::Backend::single_writer)
-        {
+        if self.single_writer() {
             SINGLE_WRITER_BATCH
         } else {
             BATCH
@@ -249,9 +249,7 @@ impl SeaOrmStore {
     /// so that the writes waiting for the lock get it between batches: a purge then
     /// takes at most half of the writing time, and no write waits for more than a batch.
     pub(crate) async fn let_writers_in(&self, batch_took: std::time::Duration) {
-        if crate::backend::Backend::of(self.connection())
-            .is_ok_and(crate::backend::Backend::single_writer)
-        {
+        if self.single_writer() {
             tokio::time::sleep(batch_took).await;
         }
     }
@@ -263,15 +261,23 @@ impl SeaOrmStore {
         tenant_id: Uuid,
         before: OffsetDateTime,
     ) -> Result<(u64, u64), StoreError> {
-        let conn = self.connection();
-        let all = entry::Entity::find()
-            .filter(entry::Column::TenantId.eq(tenant_id))
-            .filter(entry::Column::CreatedAt.lt(to_micros(before)))
-            .count(conn)
-            .await
-            .map_err(db_error)?;
+        let all = self.count_expired(tenant_id, before).await?;
         let logged = self.count_logged(tenant_id, before).await?;
         Ok((logged, all.saturating_sub(logged)))
+    }
+
+    /// How many of the tenant's entries were created before `before`.
+    async fn count_expired(
+        &self,
+        tenant_id: Uuid,
+        before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        entry::Entity::find()
+            .filter(entry::Column::TenantId.eq(tenant_id))
+            .filter(entry::Column::CreatedAt.lt(to_micros(before)))
+            .count(self.connection())
+            .await
+            .map_err(db_error)
     }
 
     /// How many of the tenant's entries created before `before` are in the tree.

@@ -25,7 +25,10 @@ use crate::{
     log::{LogSigner, Wake, export, proofs},
     read::{entries_in, entry_in, list_in, positions_in},
     search::KnownTerms,
-    write::{append::store_batch, txn::WriteTxn},
+    write::{
+        append::{name_removed_id, store_batch},
+        txn::WriteTxn,
+    },
 };
 
 /// How to connect.
@@ -98,6 +101,11 @@ impl SeaOrmStore {
         }
     }
 
+    /// Whether the backend writes one transaction at a time (SQLite).
+    pub(crate) fn single_writer(&self) -> bool {
+        self.writer.is_some()
+    }
+
     /// Waits for this store's turn to write (SQLite), or at once (PostgreSQL). The turn
     /// is owned, so that work which outlives a borrow of the store (a bulk load) can
     /// hold it.
@@ -165,9 +173,17 @@ impl SeaOrmStore {
         tenant_id: Uuid,
         entries: Vec<NewAuditLog>,
     ) -> Result<Vec<AuditLog>, StoreError> {
+        let ids: Vec<(usize, Uuid)> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| entry.id.map(|id| (index, id)))
+            .collect();
         let txn = WriteTxn::begin(self).await?;
         let result = store_batch(&*txn, tenant_id, entries, Some(&self.known_terms)).await;
-        let (stored, learned) = txn.end(result).await?;
+        let (stored, learned) = match txn.end(result).await {
+            Ok(done) => done,
+            Err(err) => return Err(name_removed_id(&self.db, tenant_id, ids, err).await),
+        };
         self.known_terms.learn(learned);
         Ok(stored)
     }

@@ -116,11 +116,6 @@ impl LeafRanges {
         Self(merged)
     }
 
-    /// The ranges, ascending: first and last index of each.
-    pub fn ranges(&self) -> &[(u64, u64)] {
-        &self.0
-    }
-
     /// How many leaves.
     pub fn count(&self) -> u64 {
         self.0.iter().map(|(start, end)| end - start + 1).sum()
@@ -133,15 +128,8 @@ impl LeafRanges {
 
     /// Whether `index` is one of them.
     pub fn contains(&self, index: u64) -> bool {
-        self.position(index).is_some()
-    }
-
-    /// Where `index` stands among the leaves (0 for the first), if it is one of them.
-    pub fn position(&self, index: u64) -> Option<u64> {
         let at = self.0.partition_point(|(_, end)| *end < index);
-        let (start, _) = *self.0.get(at).filter(|(start, _)| *start <= index)?;
-        let before: u64 = self.0[..at].iter().map(|(s, e)| e - s + 1).sum();
-        Some(before + (index - start))
+        self.0.get(at).is_some_and(|(start, _)| *start <= index)
     }
 
     /// Every leaf index, ascending.
@@ -464,8 +452,8 @@ mod tests {
         let note = erasure.sign(&key).expect("sign");
         let opened = Removal::open(&note, &key.verifier_key(), &erasure.origin).expect("opens");
         assert_eq!(opened, erasure);
-        assert_eq!(opened.leaves.position(5), Some(1));
-        assert_eq!(opened.leaves.position(4), None);
+        assert_eq!(opened.leaves.indexes().position(|i| i == 5), Some(1));
+        assert!(!opened.leaves.contains(4));
         assert_eq!(opened.leaves.indexes().collect::<Vec<_>>(), [2, 5, 6]);
         // Another erased content under the same signature does not open.
         let other = note.replacen(&Hash([2; 32]).to_base64(), &Hash([9; 32]).to_base64(), 1);

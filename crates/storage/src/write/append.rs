@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use auditlog_domain::{AuditLog, NewAuditLog, StoreError, store::prepare_batch};
+use auditlog_domain::{AuditLog, EntryError, NewAuditLog, StoreError, store::prepare_batch};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -171,9 +171,52 @@ pub(crate) async fn insert_new<'a, C: ConnectionTrait>(
             .await?
             .is_none()
     {
-        return Err(StoreError::Backend(format!(
-            "the log of tenant {tenant_id} holds a leaf for an entry that was not stored before"
-        )));
+        // The transaction may be aborted (PostgreSQL): the caller, once it has rolled
+        // back, names the id ([`name_removed_id`]).
+        return Err(StoreError::InvalidEntry {
+            index: 0,
+            source: EntryError::new("id", "", REMOVED_ID),
+        });
     }
     Ok((inserted, learned))
+}
+
+/// Why an id whose entry a retention removal took is refused: its leaf still names it.
+pub(crate) const REMOVED_ID: &str =
+    "was used by an entry that retention has removed; ids are not used again";
+
+/// `err` with the entry named, when it is the refusal of an id that a leaf of the
+/// tenant names already (an entry removed by retention, whose leaf stays): `ids` are
+/// the submitted ids by their place in the batch. Read outside the failed write's
+/// transaction, which PostgreSQL has aborted.
+pub(crate) async fn name_removed_id<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    ids: Vec<(usize, Uuid)>,
+    err: StoreError,
+) -> StoreError {
+    let StoreError::InvalidEntry { source, .. } = &err else {
+        return err;
+    };
+    if source.reason != REMOVED_ID {
+        return err;
+    }
+    let backend = match Backend::of(conn) {
+        Ok(backend) => backend,
+        Err(other) => return other,
+    };
+    let in_tree = match backend
+        .in_tree(conn, tenant_id, ids.iter().map(|(_, id)| *id).collect())
+        .await
+    {
+        Ok(found) => found,
+        Err(other) => return other,
+    };
+    match ids.into_iter().find(|(_, id)| in_tree.contains(id)) {
+        Some((index, id)) => StoreError::InvalidEntry {
+            index,
+            source: EntryError::new("id", id.to_string(), REMOVED_ID),
+        },
+        None => err,
+    }
 }

@@ -15,7 +15,7 @@ use auditlog_storage::{Change, LogSigner, SeaOrmStore, TenantReport};
 use sea_orm::{ConnectionTrait, Statement, Value};
 use uuid::Uuid;
 
-use crate::common::{at, bypassing_triggers, entry, filter, list_all, numbered};
+use crate::common::{at, bypassing_triggers, entry, entry_with_id, filter, list_all, numbered};
 
 const ORIGIN: &str = "retention.example";
 /// "Now" for every purge here: entries of January 2024 are 30 to 60 days old.
@@ -311,7 +311,7 @@ pub async fn a_legal_hold_suspends_removal(store: SeaOrmStore) {
     let signer = signer();
     let tenant = Uuid::new_v4();
     store.ensure_tenant(tenant, "held").await.expect("tenant");
-    logged(
+    let written = logged(
         &store,
         &signer,
         tenant,
@@ -342,6 +342,20 @@ pub async fn a_legal_hold_suspends_removal(store: SeaOrmStore) {
         .await
         .expect("purge");
     assert_eq!(done[0].removed, 6);
+    assert_eq!(list_all(&store, tenant).await.total, 0);
+    // A removed entry's id is not used again: a resend is refused, naming it, and the
+    // batch around it is not stored.
+    let resend = entry_with_id(written[2].id, "10.3.0.2", "2024-01-03T12:00:00Z");
+    match store
+        .append(tenant, vec![dated(60, 9, "new@x.test"), resend])
+        .await
+    {
+        Err(auditlog_domain::StoreError::InvalidEntry { index, source }) => {
+            assert_eq!((index, source.field.as_str()), (1, "id"), "{source}");
+            assert!(source.reason.contains("retention"), "{source}");
+        }
+        other => panic!("a removed id was taken again: {other:?}"),
+    }
     assert_eq!(list_all(&store, tenant).await.total, 0);
     // Back to the default: no default, nothing expires.
     let back = store
